@@ -24,7 +24,7 @@ struct buf {
 	size_t len;   /* bytes written */
 	size_t alloc; /* bytes allocated; 0 for a read-only view */
 	size_t max;   /* append limit in bytes, <= BUF_MAX_SIZE */
-	int ro;       /* 1: a view over caller memory (buf_view), never freed or grown */
+	int ro;	      /* 1: a view over caller memory (buf_view), never freed or grown */
 };
 
 /* An empty owned buffer with the default limit. Call buf_free() when done. */
@@ -37,7 +37,11 @@ void buf_view(struct buf *b, const void *data, size_t len);
 void buf_free(struct buf *b);
 /* Forget all content but keep the storage. */
 void buf_reset(struct buf *b);
-/* Drop the consumed prefix [0, off) so the buffer does not grow without bound. */
+/* Shorten the content to len bytes (no-op if len >= b->len), e.g. to roll back a half-written
+ * frame; the read offset is clamped to the new length. */
+void buf_truncate(struct buf *b, size_t len);
+/* Drop the consumed prefix [0, off) so the buffer does not grow without bound (a view just
+ * moves its window). */
 void buf_compact(struct buf *b);
 
 /* Bytes not yet read. */
@@ -52,7 +56,7 @@ static inline const uint8_t *buf_rptr(const struct buf *b)
 }
 
 /* Make room for n more bytes and return a pointer to write them; commit with buf_commit().
- * Returns NULL (errno ENOMEM or EFBIG) if the limit or memory does not allow it. */
+ * Returns NULL (errno ENOMEM, EFBIG over the limit, EROFS on a view) if it can not. */
 uint8_t *buf_reserve(struct buf *b, size_t n);
 /* Mark n bytes after the end (previously reserved) as written. */
 void buf_commit(struct buf *b, size_t n);
@@ -68,7 +72,8 @@ int buf_put_i64(struct buf *b, int64_t v);
 int buf_put_bytes(struct buf *b, const void *p, size_t n);
 /* u32 length + strlen(s) bytes; s may be NULL (written as empty). */
 int buf_put_str(struct buf *b, const char *s);
-/* Overwrite 4 bytes at absolute position pos (< len) with v, e.g. a length prefix. */
+/* Overwrite 4 bytes at absolute position pos (pos + 4 <= len, else -ERANGE) with v, e.g. a
+ * length prefix. */
 int buf_poke_u32(struct buf *b, size_t pos, uint32_t v);
 
 /* Getters: 0, or SSI_E_TRUNCATED (nothing consumed, output zeroed). */
@@ -83,9 +88,10 @@ int buf_skip(struct buf *b, size_t n);
  * Fails SSI_E_TOOBIG if the length exceeds max. */
 int buf_get_bytes_ref(struct buf *b, const uint8_t **p, size_t *n, size_t max);
 /* u32 length + bytes copied into a new NUL-terminated string (caller frees). Rejects a NUL
- * inside the string (SSI_E_CORRUPT) and lengths above max (SSI_E_TOOBIG). */
+ * inside the string (SSI_E_CORRUPT) and lengths above max (SSI_E_TOOBIG); -ENOMEM. */
 int buf_get_str(struct buf *b, char **s, size_t max);
-/* As buf_get_str into a caller array of size cap (>= 1); longer strings give SSI_E_TOOBIG. */
+/* As buf_get_str into a caller array of size cap (>= 1, else -EINVAL); strings of cap bytes
+ * or more give SSI_E_TOOBIG. */
 int buf_get_cstr(struct buf *b, char *s, size_t cap);
 
 #endif
