@@ -31,8 +31,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS += -D_GNU_SOURCE -I. -MMD -MP
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 $(WARN) -fno-strict-aliasing $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+OPTFLAGS ?= -O2 -g
+# `override` so that CFLAGS given on the command line add to these instead of replacing them.
+override CFLAGS := $(OPTFLAGS) -std=c11 $(WARN) -fno-strict-aliasing $(PKG_CFLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
 LDFLAGS  += -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 
@@ -65,6 +66,8 @@ ALL_C := $(shell find db ssid migrate fuse tools tests -name '*.[ch]' 2>/dev/nul
 .PHONY: all deps need-deps check test test-unit test-integration demo install uninstall san fuzz \
 	format lint clean bench
 .DEFAULT_GOAL := all
+# Keep objects made through pattern-rule chains (unit test and tool objects).
+.SECONDARY:
 
 all: $(PROGS) $(UNIT_BINS) $(TPROG_BINS) $(TTOOL_BINS)
 
@@ -143,7 +146,7 @@ bench: all
 san: need-deps
 	@$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" CFLAGS="-O1 -g" test
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" OPTFLAGS="-O1 -g" test
 
 # libFuzzer targets: each links the library sources built with clang in build/fuzz.
 FUZZ_BUILD := build/fuzz
@@ -182,7 +185,7 @@ lint:
 	@clang-format --dry-run -Werror $(ALL_C)
 	cppcheck -q --std=c11 --enable=warning,style,performance,portability --error-exitcode=1 \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=unusedFunction \
-		-D_GNU_SOURCE -D__x86_64__ -I. $(PKG_CFLAGS:-I%=-I%) $(ALL_C)
+		-D_GNU_SOURCE -D__x86_64__ -I. $(filter -I%,$(PKG_CFLAGS)) $(ALL_C)
 	@echo "lint: clean"
 
 install: all

@@ -10,19 +10,19 @@
 
 enum ssierr {
 	SSI_E_BASE = -10000,
-	SSI_E_TRUNCATED,     /* input ended inside a field or frame */
-	SSI_E_TOOBIG,        /* a length exceeds its hard maximum */
-	SSI_E_BADTYPE,       /* unknown message or section type */
-	SSI_E_BADFIELD,      /* unknown, duplicate or malformed field */
-	SSI_E_MISSING,       /* a required field is absent */
-	SSI_E_VERSION,       /* protocol, image or schema version not supported */
-	SSI_E_CHECKSUM,      /* checksum does not match */
-	SSI_E_CORRUPT,       /* structurally invalid data (magic, ordering, NUL in string) */
-	SSI_E_NEWER_SCHEMA,  /* database written by a newer ssi */
-	SSI_E_DB,            /* sqlite reported an error */
-	SSI_E_AUTH,          /* peer key unknown or changed */
-	SSI_E_REFUSED,       /* a request was understood and refused by policy */
-	SSI_E_UNSUPPORTED,   /* a feature the input needs is not supported here */
+	SSI_E_TRUNCATED,    /* input ended inside a field or frame */
+	SSI_E_TOOBIG,	    /* a length exceeds its hard maximum */
+	SSI_E_BADTYPE,	    /* unknown message or section type */
+	SSI_E_BADFIELD,	    /* unknown, duplicate or malformed field */
+	SSI_E_MISSING,	    /* a required field is absent */
+	SSI_E_VERSION,	    /* protocol, image or schema version not supported */
+	SSI_E_CHECKSUM,	    /* checksum does not match */
+	SSI_E_CORRUPT,	    /* structurally invalid data (magic, ordering, NUL in string) */
+	SSI_E_NEWER_SCHEMA, /* database written by a newer ssi */
+	SSI_E_DB,	    /* sqlite reported an error */
+	SSI_E_AUTH,	    /* peer key unknown or changed */
+	SSI_E_REFUSED,	    /* a request was understood and refused by policy */
+	SSI_E_UNSUPPORTED,  /* a feature the input needs is not supported here */
 	SSI_E_LAST
 };
 
