@@ -51,7 +51,7 @@ LIB         := $(BUILD)/libssi.a
 prog_of = $(if $(filter ssid/main.c,$(1)),ssid,$(if $(filter fuse/main.c,$(1)),gprocfs,$(basename $(notdir $(1)))))
 C_PROGS  := $(foreach s,$(MAIN_SRCS),$(BINDIR)/$(call prog_of,$(s)))
 SH_PROGS := $(patsubst tools/%.sh,$(BINDIR)/%,$(wildcard tools/*.sh))
-PROGS    := $(C_PROGS) $(SH_PROGS)
+PROGS    := $(strip $(C_PROGS) $(SH_PROGS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -191,7 +191,7 @@ lint:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 	for m in docs/man/*.1; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/man/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	[ ! -e docs/ssid.service ] || sed 's|@BINDIR@|$(PREFIX)/bin|g' docs/ssid.service \
