@@ -23,7 +23,7 @@ PKGS := fuse3 libssh sqlite3 inih ncurses check
 # Debian 12 packages for build, tests, fuzzing, lint and demo.
 DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 libssh-dev libsqlite3-dev sqlite3 \
 	check libsubunit-dev libinih-dev libncurses-dev clang libclang-rt-14-dev cppcheck \
-	clang-format iproute2 procps psmisc util-linux bsdextrautils python3 bc xz-utils \
+	clang-format iproute2 nftables procps psmisc util-linux bsdextrautils python3 bc xz-utils \
 	coreutils kmod
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -110,7 +110,8 @@ $(BUILD)/tests/progs/%: tests/progs/%.c
 # `make check`/`make demo` first install what is missing (as root), then recurse so that
 # pkg-config is evaluated again with the libraries present.
 need-deps:
-	@pkg-config --exists $(PKGS) && command -v fusermount3 >/dev/null || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) && command -v fusermount3 >/dev/null && command -v nft >/dev/null \
+		|| $(MAKE) --no-print-directory deps
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \

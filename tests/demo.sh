@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# demo.sh - what `make demo` runs (after building; SSI_BIN is set): starts a 3-node lab with
+# `ssi-lab up -n 3`, shows `ssictl nodes` as node1 sees it, says how to go on and what is not
+# there yet. Leaves the lab running for the user to explore. If a lab already runs, shows it.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SSI_BIN:-$top/bin}
+lab=$bin/ssi-lab
+# How to call ssi-lab from where the user stands (bin/ssi-lab after `make demo`).
+show=$lab
+case $lab in "$PWD"/*) show=${lab#"$PWD"/} ;; esac
+
+if [ "$(id -u)" != 0 ]; then
+	echo "make demo starts namespaces and cgroups: run it as root (sudo make demo)" >&2
+	exit 1
+fi
+[ -x "$lab" ] || { echo "no $lab: run make" >&2; exit 1; }
+
+go_on() {
+	local w=$((${#show} + 22))
+	echo
+	echo "The lab keeps running. Go on with:"
+	printf "  %-${w}s %s\n" \
+		"$show shell 1" "a shell on node1 (try: hostname, ssictl nodes, ps -ef)" \
+		"$show exec 2 -- ssictl nodes" "one command on node2" \
+		"$show cut 1 3" "cut the link node1 <-> node3: ssictl nodes shows it suspect, then down" \
+		"$show heal 1 3" "and back up" \
+		"$show crash 2" "kill every process of node2 at once" \
+		"$show restart 2" "node2 comes back with its keys and database" \
+		"$show status" "nodes, pids of their init and ssid, cut links" \
+		"$show log 2" "node2's ssid log" \
+		"$show down" "remove the lab (nothing is left behind)"
+	local missing=()
+	[ -x "$bin/gprocfs" ] || missing+=("/gproc and /gfs (the global process view and file access: gprocfs) are empty directories in each node")
+	[ -x "$bin/grun" ] && [ -x "$bin/gmigrate" ] || missing+=("process migration (grun, gmigrate) and load balancing")
+	[ -x "$bin/gps" ] && [ -x "$bin/gkill" ] || missing+=("cluster-wide ps/kill (gps, gkill)")
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "Not there yet:"
+		printf '  - %s\n' "${missing[@]}"
+	fi
+}
+
+if [ -e /run/netns/ssi-lab ]; then
+	echo "A lab is already running (left by an earlier 'make demo' or 'ssi-lab up'):"
+	"$lab" status
+	go_on
+	exit 0
+fi
+
+echo "\$ $show up -n 3"
+"$lab" up -n 3 || { echo "ssi-lab up failed (see above); remove what is left with: $show down" >&2; exit 1; }
+
+# The daemons find each other within a few seconds; wait up to 6 s for node1 to see all three
+# up and to have load information from each (cpus known).
+for ((i = 0; i < 30; i++)); do
+	json=$("$lab" exec 1 -- ssictl nodes --json 2>/dev/null)
+	n=$(grep -o '"state" *: *"up"' <<<"$json" | wc -l)
+	[ "$n" -ge 3 ] && ! grep -q '"cpus" *: *0[,}]' <<<"$json" && break
+	sleep 0.2
+done
+echo
+echo "\$ $show exec 1 -- ssictl nodes"
+"$lab" exec 1 -- ssictl nodes
+[ "${n:-0}" -ge 3 ] || echo "(node1 did not see all 3 nodes up within 6 s; see: $show log 1)"
+go_on
