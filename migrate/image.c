@@ -1,0 +1,312 @@
+/*
+ * image.c - section framing, CRC32C and the END trailer of image streams (image.h).
+ *
+ * Owns: byte-exact framing and full-length I/O with EINTR retry. Does not: interpret
+ * payloads, log, or seek. CRC32C uses the SSE4.2 instruction when the CPU has it (the dump
+ * of a 2 GiB process must not be limited by the checksum) and a table otherwise.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "migrate/image.h"
+#include "ssid/ssierr.h"
+
+static uint32_t crc_table[8][256];
+static int crc_ready;
+static int crc_hw = -1;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
+					  crc_table[0][crc_table[t - 1][i] & 0xff];
+	crc_ready = 1;
+}
+
+static uint32_t crc_sw(uint32_t c, const uint8_t *p, size_t n)
+{
+	if (!crc_ready)
+		crc_init();
+	while (n >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		v ^= c;
+		c = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^
+		    crc_table[5][(v >> 16) & 0xff] ^ crc_table[4][(v >> 24) & 0xff] ^
+		    crc_table[3][(v >> 32) & 0xff] ^ crc_table[2][(v >> 40) & 0xff] ^
+		    crc_table[1][(v >> 48) & 0xff] ^ crc_table[0][v >> 56];
+		p += 8;
+		n -= 8;
+	}
+	while (n--)
+		c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+	return c;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw64(uint32_t c, const uint8_t *p, size_t n)
+{
+	uint64_t c64 = c;
+	while (n >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c64 = __builtin_ia32_crc32di(c64, v);
+		p += 8;
+		n -= 8;
+	}
+	c = (uint32_t)c64;
+	while (n--)
+		c = __builtin_ia32_crc32qi(c, *p++);
+	return c;
+}
+#endif
+
+uint32_t image_crc32c(uint32_t crc, const void *p, size_t n)
+{
+	uint32_t c = ~crc;
+#if defined(__x86_64__)
+	if (crc_hw < 0) {
+		__builtin_cpu_init();
+		crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	}
+	if (crc_hw)
+		return ~crc_hw64(c, p, n);
+#endif
+	return ~crc_sw(c, p, n);
+}
+
+const char *image_sect_name(uint32_t type)
+{
+	switch (type) {
+	case IMG_S_PROC:
+		return "proc";
+	case IMG_S_CPU:
+		return "cpu";
+	case IMG_S_CREDS:
+		return "creds";
+	case IMG_S_MM:
+		return "mm";
+	case IMG_S_SIGNALS:
+		return "signals";
+	case IMG_S_REGS:
+		return "regs";
+	case IMG_S_FILES:
+		return "files";
+	case IMG_S_VMAS:
+		return "vmas";
+	case IMG_S_PAGES:
+		return "pages";
+	case IMG_S_END:
+		return "end";
+	}
+	return "?";
+}
+
+static int write_iov(int fd, struct iovec *iov, int cnt)
+{
+	while (cnt > 0) {
+		ssize_t r = writev(fd, iov, cnt);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		size_t left = (size_t)r;
+		while (cnt > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+/* Full read; SSI_E_TRUNCATED on end of file before n bytes. */
+static int read_full(int fd, void *p, size_t n)
+{
+	uint8_t *d = p;
+	while (n > 0) {
+		ssize_t r = read(fd, d, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return SSI_E_TRUNCATED;
+		d += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int image_writer_start(struct image_writer *w, int fd)
+{
+	uint8_t head[12];
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	memcpy(head, IMAGE_MAGIC, 8);
+	put32(head + 8, IMAGE_VERSION);
+	struct iovec iov = {head, sizeof(head)};
+	w->written = sizeof(head);
+	return write_iov(fd, &iov, 1);
+}
+
+int image_write_section2(struct image_writer *w, uint32_t type, const void *h, size_t hn,
+			 const void *p, size_t n)
+{
+	uint8_t head[16], tail[4];
+	if (hn > IMAGE_SECT_MAX || n > IMAGE_SECT_MAX - hn)
+		return SSI_E_TOOBIG;
+	uint64_t len = hn + n;
+	put32(head, type);
+	put32(head + 4, 0);
+	put32(head + 8, (uint32_t)(len >> 32));
+	put32(head + 12, (uint32_t)len);
+	uint32_t crc = image_crc32c(0, head, sizeof(head));
+	crc = image_crc32c(crc, h, hn);
+	crc = image_crc32c(crc, p, n);
+	put32(tail, crc);
+	struct iovec iov[4] = {
+		{head, 16}, {(void *)(uintptr_t)h, hn}, {(void *)(uintptr_t)p, n}, {tail, 4}};
+	int r = write_iov(w->fd, iov, 4);
+	if (r < 0)
+		return r;
+	w->nsect++;
+	w->bytes += len;
+	w->written += 20 + len;
+	return 0;
+}
+
+int image_write_section(struct image_writer *w, uint32_t type, const void *p, size_t n)
+{
+	return image_write_section2(w, type, NULL, 0, p, n);
+}
+
+int image_writer_finish(struct image_writer *w)
+{
+	uint8_t t[16];
+	uint64_t ns = w->nsect, nb = w->bytes;
+	put32(t, (uint32_t)(ns >> 32));
+	put32(t + 4, (uint32_t)ns);
+	put32(t + 8, (uint32_t)(nb >> 32));
+	put32(t + 12, (uint32_t)nb);
+	return image_write_section(w, IMG_S_END, t, sizeof(t));
+}
+
+int image_reader_start(struct image_reader *r, int fd)
+{
+	uint8_t head[12];
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->b);
+	r->fd = fd;
+	int e = read_full(fd, head, sizeof(head));
+	if (e < 0)
+		return e;
+	r->offset = sizeof(head);
+	if (memcmp(head, IMAGE_MAGIC, 8) != 0)
+		return SSI_E_CORRUPT;
+	r->version = get32(head + 8);
+	if (r->version != IMAGE_VERSION)
+		return SSI_E_VERSION;
+	return 0;
+}
+
+int image_read_section(struct image_reader *r, uint32_t *type, struct buf *payload)
+{
+	uint8_t head[16], tail[4];
+	*type = 0;
+	buf_view(payload, NULL, 0);
+	if (r->done) {
+		/* Nothing may follow the trailer: a longer stream is not this image. */
+		uint8_t x;
+		int e = read_full(r->fd, &x, 1);
+		return e == SSI_E_TRUNCATED ? 1 : e < 0 ? e : SSI_E_CORRUPT;
+	}
+	int e = read_full(r->fd, head, sizeof(head));
+	if (e < 0)
+		return e;
+	uint32_t t = get32(head), flags = get32(head + 4);
+	uint64_t len = (uint64_t)get32(head + 8) << 32 | get32(head + 12);
+	if (flags != 0)
+		return SSI_E_CORRUPT;
+	if (len > IMAGE_SECT_MAX)
+		return SSI_E_TOOBIG;
+	buf_reset(&r->b);
+	uint8_t *d = buf_reserve(&r->b, (size_t)len + 1);
+	if (!d)
+		return -ENOMEM;
+	e = read_full(r->fd, d, (size_t)len);
+	if (e < 0)
+		return e;
+	buf_commit(&r->b, (size_t)len);
+	e = read_full(r->fd, tail, sizeof(tail));
+	if (e < 0)
+		return e;
+	uint32_t crc = image_crc32c(0, head, sizeof(head));
+	crc = image_crc32c(crc, d, (size_t)len);
+	if (crc != get32(tail))
+		return SSI_E_CHECKSUM;
+	r->offset += 20 + len;
+	if (t == IMG_S_END) {
+		if (len != 16)
+			return SSI_E_CORRUPT;
+		uint64_t ns = (uint64_t)get32(d) << 32 | get32(d + 4);
+		uint64_t nb = (uint64_t)get32(d + 8) << 32 | get32(d + 12);
+		if (ns != r->nsect || nb != r->bytes)
+			return SSI_E_CORRUPT;
+		r->done = 1;
+		return image_read_section(r, type, payload);
+	}
+	if (t == 0 || (t > IMG_S_VMAS && t != IMG_S_PAGES))
+		return SSI_E_BADTYPE;
+	r->nsect++;
+	r->bytes += len;
+	*type = t;
+	buf_view(payload, d, (size_t)len);
+	return 0;
+}
+
+void image_reader_free(struct image_reader *r)
+{
+	buf_free(&r->b);
+}
+
+int image_verify_fd(int fd, uint64_t *at)
+{
+	struct image_reader r;
+	struct buf p;
+	uint32_t t;
+	int e = image_reader_start(&r, fd);
+	while (e == 0)
+		e = image_read_section(&r, &t, &p);
+	*at = r.offset;
+	image_reader_free(&r);
+	return e == 1 ? 0 : e;
+}

@@ -1,0 +1,779 @@
+/*
+ * cluster.c - membership, load table, trust and events of one daemon (cluster.h).
+ *
+ * Everything mutable sits under c->lock; link threads hold it only for table updates, never
+ * across I/O. Frames to peers are built under the lock and sent after it is released. Trust
+ * files are reloaded when their mtime changes, so `ssictl trust` takes effect without a
+ * restart. Refusal events are rate-limited per key and peer (one per REFUSAL_QUIET_MS), since
+ * an untrusted node retries every few seconds.
+ */
+#include "ssid/cluster.h"
+#include "ssid/client.h"
+#include "ssid/gossip.h"
+#include "ssid/keys.h"
+#include "ssid/load.h"
+#include "ssid/log.h"
+#include "ssid/member.h"
+#include "ssid/ssierr.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ssid/cluster_int.h"
+
+int64_t cluster_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cluster_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t rng_next(void *ctx)
+{
+	uint64_t *s = ctx;
+
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint32_t)(*s >> 16);
+}
+
+void cluster_event(struct cluster *c, int node, const char *kind, const char *fmt, ...)
+{
+	char text[DB_TEXT_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_info("event %s: %s", kind, text);
+	pthread_mutex_lock(&c->dblock);
+	r = db_event_add(c->db, cluster_wall_ms(), node, kind, text, NULL);
+	if (r < 0)
+		log_warn("storing event %s: %s", kind, db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+}
+
+/* ---------------------------------------------------------------- trust */
+
+static void reload_one(const char *path, int with_name, struct keys_set *set,
+		       struct timespec *mtime)
+{
+	struct stat st;
+	struct keys_set fresh;
+	char err[256];
+
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (st.st_mtim.tv_sec == mtime->tv_sec && st.st_mtim.tv_nsec == mtime->tv_nsec && set->v)
+		return;
+	if (keys_load(path, with_name, &fresh, err, sizeof(err)) < 0) {
+		log_warn("%s (keeping the previous keys)", err);
+		return;
+	}
+	keys_set_free(set);
+	*set = fresh;
+	*mtime = st.st_mtim;
+}
+
+static void reload_keys(struct cluster *c)
+{
+	reload_one(c->cfg->authorized_keys, 0, &c->ak, &c->ak_mtime);
+	reload_one(c->cfg->known_hosts, 1, &c->kh, &c->kh_mtime);
+}
+
+/* 1 if an event for key should be recorded now (rate limit), lock held. */
+static int refusal_due(struct cluster *c, const char *key)
+{
+	int64_t now = cluster_mono_ms();
+	int oldest = 0;
+
+	for (int i = 0; i < REFUSALS; i++) {
+		if (!strcmp(c->refused[i].key, key)) {
+			if (now - c->refused[i].t < REFUSAL_QUIET_MS)
+				return 0;
+			c->refused[i].t = now;
+			return 1;
+		}
+		if (c->refused[i].t < c->refused[oldest].t)
+			oldest = i;
+	}
+	snprintf(c->refused[oldest].key, sizeof(c->refused[oldest].key), "%s", key);
+	c->refused[oldest].t = now;
+	return 1;
+}
+
+static int op_auth_key(void *ctx, const char *remote, ssh_key key, char *name, size_t cap,
+		       char *why, size_t whycap)
+{
+	struct cluster *c = ctx;
+	char fp[80] = "?";
+	int i;
+
+	keys_fingerprint(key, fp, sizeof(fp));
+	pthread_mutex_lock(&c->lock);
+	reload_keys(c);
+	if (keys_find_key(&c->ak, key) < 0) {
+		char rk[160];
+		int due;
+
+		snprintf(why, whycap, "key %s from %s is not in %s", fp, remote,
+			 c->cfg->authorized_keys);
+		snprintf(rk, sizeof(rk), "in %s", fp);
+		due = refusal_due(c, rk);
+		pthread_mutex_unlock(&c->lock);
+		if (due)
+			cluster_event(c, 0, "auth-refused", "refused login: %s", why);
+		return SSI_E_AUTH;
+	}
+	i = keys_find_key(&c->kh, key);
+	snprintf(name, cap, "%s", i >= 0 ? c->kh.v[i].name : "");
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static int op_host_key(void *ctx, const char *peer, const char *remote, ssh_key key, char *why,
+		       size_t whycap)
+{
+	struct cluster *c = ctx;
+	char fp[80] = "?";
+	int i, r = 0;
+
+	keys_fingerprint(key, fp, sizeof(fp));
+	pthread_mutex_lock(&c->lock);
+	reload_keys(c);
+	i = keys_find_name(&c->kh, peer);
+	if (i < 0) {
+		snprintf(why, whycap,
+			 "host key %s of %s at %s is not pinned in %s (ssictl trust %s KEYFILE)",
+			 fp, peer, remote, c->cfg->known_hosts, peer);
+		r = SSI_E_AUTH;
+	} else if (ssh_key_cmp(c->kh.v[i].key, key, SSH_KEY_CMP_PUBLIC) != 0) {
+		snprintf(why, whycap, "host key of %s at %s CHANGED: now %s, pinned key differs",
+			 peer, remote, fp);
+		r = SSI_E_AUTH;
+	}
+	if (r) {
+		char rk[160];
+		int due;
+
+		snprintf(rk, sizeof(rk), "host %s %s", peer, fp);
+		due = refusal_due(c, rk);
+		pthread_mutex_unlock(&c->lock);
+		if (due)
+			cluster_event(c, 0, "auth-refused", "refused peer: %s", why);
+		return r;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- HELLO and messages */
+
+static void op_make_hello(void *ctx, struct wire_msg *m)
+{
+	struct cluster *c = ctx;
+	struct wire_hello *h = &m->u.hello;
+
+	h->version = WIRE_PROTO_VERSION;
+	h->min_version = WIRE_PROTO_MIN_VERSION;
+	h->node_id = (uint16_t)c->cfg->id;
+	snprintf(h->name, sizeof(h->name), "%s", c->cfg->name);
+	h->cpus = (uint32_t)c->cpus;
+	h->speed = (uint32_t)(c->speed * WIRE_SPEED_REF + 0.5);
+	pthread_mutex_lock(&c->lock);
+	h->mem_total_kb = c->last_raw.mem_total_kb;
+	pthread_mutex_unlock(&c->lock);
+	snprintf(h->kernel, sizeof(h->kernel), "%s", c->kernel);
+	h->cpu_flags = c->cpu_flags;
+	snprintf(h->listen, sizeof(h->listen), "%s", c->listen);
+	h->boot_id = c->boot_id;
+}
+
+/* A frame from id arrived: membership, lock held. */
+static void heard(struct cluster *c, int id, int64_t now);
+
+static void store_node(struct cluster *c, int id, const struct wire_hello *h)
+{
+	struct db_node n;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	n.id = id;
+	snprintf(n.name, sizeof(n.name), "%s", h->name);
+	snprintf(n.addr, sizeof(n.addr), "%s", h->listen);
+	n.state = DB_NODE_UP;
+	n.state_since_ms = n.last_seen_ms = cluster_wall_ms();
+	n.cpus = (int)h->cpus;
+	n.speed = (double)h->speed / WIRE_SPEED_REF;
+	n.mem_total = h->mem_total_kb * 1024;
+	snprintf(n.kernel, sizeof(n.kernel), "%s", h->kernel);
+	snprintf(n.cpu_flags, sizeof(n.cpu_flags), "%s", h->cpu_flags ? h->cpu_flags : "");
+	pthread_mutex_lock(&c->dblock);
+	r = db_node_put(c->db, &n);
+	if (r == -EEXIST) { /* the name moved to a new id: drop the stale record */
+		struct db_node *all = NULL;
+		size_t cnt = 0;
+		if (db_node_list(c->db, &all, &cnt) == 0)
+			for (size_t i = 0; i < cnt; i++)
+				if (!strcmp(all[i].name, n.name) && all[i].id != id)
+					db_node_del(c->db, all[i].id);
+		free(all);
+		r = db_node_put(c->db, &n);
+	}
+	if (r < 0)
+		log_warn("storing node %s: %s", n.name, db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+}
+
+static int op_on_hello(void *ctx, struct link *l, const struct wire_hello *h, const char *key_name,
+		       const char *expect, char *why, size_t whycap)
+{
+	struct cluster *c = ctx;
+	struct gossip_entry *e;
+	uint32_t ver;
+	int id = h->node_id, restarted = 0;
+
+	if (wire_version_agree(WIRE_PROTO_MIN_VERSION, WIRE_PROTO_VERSION, h->min_version,
+			       h->version, &ver) < 0) {
+		snprintf(why, whycap, "protocol versions %u..%u, we speak %u..%u", h->min_version,
+			 h->version, (unsigned)WIRE_PROTO_MIN_VERSION,
+			 (unsigned)WIRE_PROTO_VERSION);
+		return SSI_E_VERSION;
+	}
+	if (id < 1 || id > GOSSIP_MAX_ID || id == c->cfg->id || !config_name_ok(h->name) ||
+	    !strcmp(h->name, c->cfg->name)) {
+		snprintf(why, whycap, "node id %d / name '%s' invalid or ours", id, h->name);
+		return SSI_E_BADFIELD;
+	}
+	if (expect[0] && strcmp(expect, h->name)) {
+		snprintf(why, whycap, "we dialled %s but %s answered", expect, h->name);
+		return SSI_E_AUTH;
+	}
+	if (key_name[0] && strcmp(key_name, h->name)) {
+		snprintf(why, whycap, "key pinned for %s but HELLO says %s", key_name, h->name);
+		return SSI_E_AUTH;
+	}
+	pthread_mutex_lock(&c->lock);
+	e = &c->gos.e[id];
+	if (e->id && strcmp(e->name, h->name)) {
+		snprintf(why, whycap, "node id %d already belongs to %s, not %s", id, e->name,
+			 h->name);
+		pthread_mutex_unlock(&c->lock);
+		return SSI_E_REFUSED;
+	}
+	for (int i = 1; i <= GOSSIP_MAX_ID; i++)
+		if (i != id && c->gos.e[i].id && !strcmp(c->gos.e[i].name, h->name))
+			c->gos.e[i].id = 0; /* the name was renumbered: forget the old id */
+	gossip_know(&c->gos, id, h->name, h->listen);
+	snprintf(c->info[id].kernel, sizeof(c->info[id].kernel), "%s", h->kernel);
+	/* boot_id is optional in HELLO: only two known, different ids mean a restart. */
+	restarted = h->boot_id && c->info[id].boot_id && c->info[id].boot_id != h->boot_id;
+	if (h->boot_id)
+		c->info[id].boot_id = h->boot_id;
+	heard(c, id, cluster_mono_ms());
+	pthread_mutex_unlock(&c->lock);
+	store_node(c, id, h);
+	log_info("link %s %s: HELLO from %s (id %d, %u cpus, kernel %s)",
+		 link_outgoing(l) ? "to" : "from", link_remote(l), h->name, id, h->cpus, h->kernel);
+	if (restarted)
+		cluster_event(c, id, "node-restart", "%s restarted (new daemon instance)", h->name);
+	return id;
+}
+
+static int merge_window(struct cluster *c, int from, const struct wire_load_window *w, char *why,
+			size_t whycap)
+{
+	struct gossip_entry in[WIRE_LOAD_ENTRIES];
+	uint32_t age[WIRE_LOAD_ENTRIES];
+	int fresh[WIRE_LOAD_ENTRIES], nf;
+	char names[WIRE_LOAD_ENTRIES][GOSSIP_NAME_MAX];
+	size_t n = 0;
+
+	if (w->nentries > WIRE_LOAD_ENTRIES) {
+		snprintf(why, whycap, "LOAD_WINDOW with %zu entries", w->nentries);
+		return SSI_E_TOOBIG;
+	}
+	for (size_t i = 0; i < w->nentries; i++) {
+		if (gossip_from_wire(&w->entries[i], &in[n], &age[n]) < 0) {
+			snprintf(why, whycap, "LOAD_WINDOW entry %zu: bad node id or name", i);
+			return SSI_E_BADFIELD;
+		}
+		n++;
+	}
+	pthread_mutex_lock(&c->lock);
+	nf = gossip_merge(&c->gos, in, age, n, cluster_mono_ms(), fresh, WIRE_LOAD_ENTRIES);
+	for (int i = 0; i < nf && i < WIRE_LOAD_ENTRIES; i++) /* names read under the lock */
+		snprintf(names[i], sizeof(names[i]), "%s", c->gos.e[fresh[i]].name);
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < nf && i < WIRE_LOAD_ENTRIES; i++)
+		cluster_event(c, fresh[i], "node-learned", "learned of %s (id %d) from node %d",
+			      names[i], fresh[i], from);
+	return 0;
+}
+
+/* Encode our load window into a message; lock held. entries: caller storage. */
+static void build_window(struct cluster *c, int64_t now, struct wire_msg *m,
+			 struct wire_load_entry *entries)
+{
+	struct gossip_entry win[GOSSIP_WINDOW];
+	uint32_t age[GOSSIP_WINDOW];
+	size_t n = gossip_window(&c->gos, now, win, age, GOSSIP_WINDOW);
+
+	wire_msg_init(m, WIRE_LOAD_WINDOW, 0);
+	for (size_t i = 0; i < n; i++)
+		gossip_to_wire(&win[i], age[i], &entries[i]);
+	m->u.load_window.from = (uint16_t)c->cfg->id;
+	m->u.load_window.entries = entries;
+	m->u.load_window.nentries = n;
+}
+
+static int op_on_msg(void *ctx, struct link *l, int peer, const struct wire_msg *m,
+		     struct buf *reply, char *why, size_t whycap)
+{
+	struct cluster *c = ctx;
+
+	(void)l;
+	pthread_mutex_lock(&c->lock);
+	heard(c, peer, cluster_mono_ms());
+	pthread_mutex_unlock(&c->lock);
+	switch (m->type) {
+	case WIRE_HEARTBEAT:
+		return 0;
+	case WIRE_LOAD_WINDOW:
+		return merge_window(c, peer, &m->u.load_window, why, whycap);
+	case WIRE_LOAD_PULL: {
+		struct wire_load_entry entries[GOSSIP_WINDOW];
+		size_t before = reply->len;
+		struct wire_msg out;
+		int r;
+
+		pthread_mutex_lock(&c->lock);
+		build_window(c, cluster_mono_ms(), &out, entries);
+		out.reqid = m->reqid;
+		r = wire_encode(reply, &out);
+		if (!r) {
+			c->gossip_msgs++;
+			c->gossip_bytes += reply->len - before;
+		}
+		pthread_mutex_unlock(&c->lock);
+		return r;
+	}
+	case WIRE_ERROR:
+		log_warn("node %d reports error %d (%s) for %s", peer, m->u.error.code,
+			 m->u.error.text ? m->u.error.text : "",
+			 wire_type_name(m->u.error.ref_type));
+		return 0;
+	default:
+		if (m->type < 64 && c->handlers[m->type].fn)
+			return c->handlers[m->type].fn(c->handlers[m->type].ctx, peer, m, reply);
+		return wire_encode_error(reply, m->reqid, m->type, -EOPNOTSUPP,
+					 "not served by this daemon yet");
+	}
+}
+
+static void op_on_close(void *ctx, struct link *l, int peer, const char *remote, const char *reason)
+{
+	struct cluster *c = ctx;
+	const char *dir = link_outgoing(l) ? "to" : "from";
+	char name[GOSSIP_NAME_MAX] = "?";
+	int due = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (peer > 0 && peer <= GOSSIP_MAX_ID && c->gos.e[peer].id)
+		snprintf(name, sizeof(name), "%s", c->gos.e[peer].name);
+	if (strstr(reason, "refused our key")) {
+		char rk[160];
+		snprintf(rk, sizeof(rk), "out %s", remote);
+		due = refusal_due(c, rk);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!strncmp(reason, "malformed", 9) || !strncmp(reason, "HELLO refused", 13) ||
+	    !strncmp(reason, "first frame", 11) || !strncmp(reason, "second HELLO", 12))
+		cluster_event(c, peer, "link-error", "link %s %s (%s) closed: %s", dir, remote,
+			      name, reason);
+	else if (due)
+		cluster_event(c, peer, "auth-refused", "link to %s: %s", remote, reason);
+	else
+		log_info("link %s %s (%s) closed: %s", dir, remote, name, reason[0] ? reason : "?");
+}
+
+/* ---------------------------------------------------------------- membership */
+
+static void state_changed(struct cluster *c, const struct member_change *ch)
+{
+	static const char *const kind[] = {"node-unknown", "node-up", "node-suspect", "node-down"};
+	static const int dbstate[] = {DB_NODE_DOWN, DB_NODE_UP, DB_NODE_SUSPECT, DB_NODE_DOWN};
+	const char *name = c->gos.e[ch->id].id ? c->gos.e[ch->id].name : "?";
+	int64_t wall = cluster_wall_ms();
+	int64_t quiet = ch->t_ms - c->mem.m[ch->id].last_heard_ms;
+
+	c->info[ch->id].since_wall = wall;
+	if (ch->to == MEMBER_UP)
+		cluster_event(c, ch->id, kind[ch->to], "%s (id %d) is up (was %s)", name, ch->id,
+			      member_state_str(ch->from));
+	else
+		cluster_event(c, ch->id, kind[ch->to],
+			      "%s (id %d) is %s: nothing heard for %lld ms", name, ch->id,
+			      member_state_str(ch->to), (long long)quiet);
+	pthread_mutex_lock(&c->dblock);
+	if (db_node_set_state(c->db, ch->id, dbstate[ch->to], wall) < 0 && ch->to != MEMBER_DOWN)
+		log_debug("node %d state not stored: %s", ch->id, db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+}
+
+static void heard(struct cluster *c, int id, int64_t now)
+{
+	struct member_change ch;
+
+	c->info[id].heard_mono = now;
+	if (member_heard(&c->mem, id, now, &ch) == 1)
+		state_changed(c, &ch);
+}
+
+static int configured(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->npeers; i++)
+		if (!strcmp(cfg->peers[i].name, name))
+			return 1;
+	return 0;
+}
+
+int cluster_tick(struct cluster *c, int64_t now)
+{
+	struct member_change ch[16];
+	struct {
+		char name[GOSSIP_NAME_MAX], host[CONFIG_HOST_MAX];
+		uint16_t port;
+		int id;
+	} dial[8];
+	int n, nd = 0;
+
+	pthread_mutex_lock(&c->lock);
+	n = member_tick(&c->mem, now, ch, 16);
+	for (int i = 0; i < n && i < 16; i++)
+		state_changed(c, &ch[i]);
+	/* Peers learned from peers: dial every known node whose host key we have pinned. */
+	reload_keys(c);
+	for (int id = 1; id <= GOSSIP_MAX_ID && nd < 8; id++) {
+		struct gossip_entry *e = &c->gos.e[id];
+		if (!e->id || id == c->cfg->id || c->info[id].dialled || !e->addr[0] ||
+		    keys_find_name(&c->kh, e->name) < 0)
+			continue;
+		if (configured(c->cfg, e->name)) { /* dialled at start already */
+			c->info[id].dialled = 1;
+			continue;
+		}
+		if (config_parse_hostport(e->addr, dial[nd].host, sizeof(dial[nd].host),
+					  &dial[nd].port) < 0)
+			continue;
+		snprintf(dial[nd].name, sizeof(dial[nd].name), "%s", e->name);
+		dial[nd].id = id;
+		c->info[id].dialled = 1;
+		member_add(&c->mem, id, now);
+		nd++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < nd; i++) {
+		log_info("dialling %s (id %d) at %s:%u, learned from peers", dial[i].name,
+			 dial[i].id, dial[i].host, dial[i].port);
+		link_mgr_dial(c->links, dial[i].name, dial[i].host, dial[i].port);
+	}
+	link_mgr_reap(c->links);
+	return TICK_MS;
+}
+
+/* ---------------------------------------------------------------- load and gossip */
+
+static void store_sample(struct cluster *c, const struct load_raw *r)
+{
+	struct db_load s = {
+		.node_id = c->cfg->id,
+		.t_ms = cluster_wall_ms(),
+		.runq = c->ls.runq_avg,
+		.cpu_use = c->ls.cpu_use,
+		.mem_free = r->mem_avail_kb * 1024,
+		.psi_cpu = r->psi_cpu,
+		.load_local = c->ls.local / c->cpus,
+		.load_export = c->ls.exported / c->cpus,
+	};
+	int64_t now = cluster_mono_ms();
+	int seen[GOSSIP_MAX_ID];
+	size_t nseen = 0;
+
+	pthread_mutex_lock(&c->lock); /* order: lock, then dblock; never both here */
+	for (int id = 1; id <= GOSSIP_MAX_ID; id++)
+		if (c->info[id].heard_mono > now - DB_FLUSH_MS && id != c->cfg->id)
+			seen[nseen++] = id;
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->dblock);
+	if (db_tx_begin(c->db) == 0) {
+		if (db_load_add(c->db, &s) < 0)
+			log_warn("storing load sample: %s", db_errmsg(c->db));
+		for (size_t i = 0; i < nseen; i++)
+			db_node_seen(c->db, seen[i], s.t_ms);
+		if (db_tx_commit(c->db) < 0) {
+			log_warn("store commit: %s", db_errmsg(c->db));
+			db_tx_rollback(c->db);
+		}
+	}
+	pthread_mutex_unlock(&c->dblock);
+}
+
+/* Send a gossip frame (LOAD_WINDOW or LOAD_PULL) to peer and count it. */
+static void gossip_send(struct cluster *c, int peer, const struct wire_msg *m)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (link_mgr_send(c->links, peer, m) == 0 && wire_encode(&b, m) == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->gossip_msgs++;
+		c->gossip_bytes += b.len;
+		pthread_mutex_unlock(&c->lock);
+	}
+	buf_free(&b);
+}
+
+static void push_all(struct cluster *c, int64_t now)
+{
+	struct wire_load_entry entries[GOSSIP_WINDOW];
+	int up[GOSSIP_MAX_ID];
+	struct wire_msg m;
+	size_t n = link_mgr_up_peers(c->links, up, GOSSIP_MAX_ID);
+
+	pthread_mutex_lock(&c->lock);
+	build_window(c, now, &m, entries);
+	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < n; i++)
+		gossip_send(c, up[i], &m);
+}
+
+int cluster_sample(struct cluster *c, int64_t now)
+{
+	struct load_raw r;
+	struct gossip_load gl;
+	int e, push = 0, flush = 0;
+
+	e = load_read("/proc", "/sys/fs/cgroup", getpid(), &r);
+	if (e < 0) {
+		log_warn("load sample: %s", strerror(-e));
+		return c->cfg->sample_ms;
+	}
+	pthread_mutex_lock(&c->lock);
+	load_update(&c->ls, &r, c->last_sample ? (now - c->last_sample) / 1000.0 : 0);
+	c->last_sample = now;
+	c->last_raw = r;
+	memset(&gl, 0, sizeof(gl));
+	gl.load = c->ls.exported / c->cpus;
+	gl.runq = c->ls.runq_avg;
+	gl.cpu_use = c->ls.cpu_use;
+	gl.psi_cpu = r.psi_cpu;
+	gl.speed = c->speed;
+	gl.cpus = (uint32_t)c->cpus;
+	gl.mem_total_kb = r.mem_total_kb;
+	gl.mem_free_kb = r.mem_avail_kb;
+	gossip_set_self(&c->gos, &gl, now);
+	/* Push at once when the load moved by a whole process (notes s4). */
+	if (c->ls.exported - c->pushed_runq >= 1.0 || c->pushed_runq - c->ls.exported >= 1.0) {
+		c->pushed_runq = c->ls.exported;
+		push = 1;
+	}
+	if (now - c->last_flush >= DB_FLUSH_MS) {
+		c->last_flush = now;
+		flush = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (push)
+		push_all(c, now);
+	if (flush)
+		store_sample(c, &r);
+	return c->cfg->sample_ms;
+}
+
+int cluster_gossip(struct cluster *c, int64_t now)
+{
+	struct wire_load_entry entries[GOSSIP_WINDOW];
+	struct gossip_rng rng = {rng_next, &c->rng};
+	struct gossip_plan plan;
+	int link_up[GOSSIP_MAX_ID], up[GOSSIP_MAX_ID];
+	size_t nl = link_mgr_up_peers(c->links, link_up, GOSSIP_MAX_ID), n = 0;
+	struct wire_msg m, pull;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < nl; i++)
+		if (member_state(&c->mem, link_up[i]) == MEMBER_UP)
+			up[n++] = link_up[i];
+	gossip_plan_round(&c->gos, up, n, now, c->cfg->gossip_ms, &rng, &plan);
+	build_window(c, now, &m, entries);
+	pthread_mutex_unlock(&c->lock);
+	if (plan.push_to)
+		gossip_send(c, plan.push_to, &m);
+	if (plan.pull_from) {
+		wire_msg_init(&pull, WIRE_LOAD_PULL, 0);
+		pull.u.load_pull.from = (uint16_t)c->cfg->id;
+		gossip_send(c, plan.pull_from, &pull);
+	}
+	return (int)plan.next_delay_ms;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static char *read_cpu_flags(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char *line = NULL, *out = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		char *p = strchr(line, ':');
+		if (p) {
+			p += 1 + strspn(p + 1, " \t");
+			p[strcspn(p, "\n")] = '\0';
+			if (strlen(p) > WIRE_FLAGS_MAX)
+				p[WIRE_FLAGS_MAX] = '\0';
+			out = strdup(p);
+		}
+		break;
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return out ? out : strdup("");
+}
+
+int cluster_new(struct cluster **out, const struct config *cfg, struct db *db, char *err,
+		size_t errlen)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	struct utsname u;
+	struct load_raw r;
+
+	*out = NULL;
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->cfg = cfg;
+	c->db = db;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->dblock, NULL);
+	c->start_mono = cluster_mono_ms();
+	c->cpus = load_cpus();
+	c->speed = load_measure_speed();
+	uname(&u);
+	snprintf(c->kernel, sizeof(c->kernel), "%s", u.release);
+	c->cpu_flags = read_cpu_flags();
+	if (getrandom(&c->boot_id, sizeof(c->boot_id), 0) != sizeof(c->boot_id))
+		c->boot_id = (uint64_t)cluster_wall_ms() ^ (uint64_t)getpid() << 32;
+	c->rng = c->boot_id | 1;
+	if (strcmp(cfg->listen_host, "0.0.0.0"))
+		snprintf(c->listen, sizeof(c->listen), "%s:%u", cfg->listen_host, cfg->listen_port);
+	member_init(&c->mem, cfg->id, cfg->suspect_ms, cfg->down_ms);
+	gossip_init(&c->gos, cfg->id, cfg->name, c->listen);
+	if (load_read("/proc", "/sys/fs/cgroup", getpid(), &r) == 0) {
+		c->last_raw = r;
+		load_update(&c->ls, &r, 0);
+	}
+	reload_keys(c);
+	c->ops = (struct link_ops){
+		.ctx = c,
+		.auth_key = op_auth_key,
+		.host_key = op_host_key,
+		.make_hello = op_make_hello,
+		.on_hello = op_on_hello,
+		.on_msg = op_on_msg,
+		.on_close = op_on_close,
+	};
+	*out = c;
+	return 0;
+}
+
+int cluster_on_msg(struct cluster *c, uint16_t type, cluster_msg_fn fn, void *ctx)
+{
+	if (type == 0 || type >= 64 || !fn)
+		return -EINVAL;
+	if (type == WIRE_HELLO || type == WIRE_HEARTBEAT || type == WIRE_ERROR ||
+	    type == WIRE_LOAD_WINDOW || type == WIRE_LOAD_PULL || c->handlers[type].fn)
+		return -EEXIST;
+	if (c->started)
+		return -EBUSY;
+	c->handlers[type].fn = fn;
+	c->handlers[type].ctx = ctx;
+	return 0;
+}
+
+int cluster_send(struct cluster *c, int peer, const struct wire_msg *m)
+{
+	return c->links ? link_mgr_send(c->links, peer, m) : -ENOTCONN;
+}
+
+const struct link_ops *cluster_link_ops(struct cluster *c)
+{
+	return &c->ops;
+}
+
+void cluster_start(struct cluster *c, struct link_mgr *links)
+{
+	struct db_node self;
+
+	c->links = links;
+	c->started = 1;
+	cluster_event(c, c->cfg->id, "daemon-start", "ssid started as %s (id %d) on %s:%u, %d cpus",
+		      c->cfg->name, c->cfg->id, c->cfg->listen_host, c->cfg->listen_port, c->cpus);
+	memset(&self, 0, sizeof(self));
+	self.id = c->cfg->id;
+	snprintf(self.name, sizeof(self.name), "%s", c->cfg->name);
+	snprintf(self.addr, sizeof(self.addr), "%s", c->listen);
+	self.state = DB_NODE_UP;
+	self.state_since_ms = self.last_seen_ms = cluster_wall_ms();
+	self.cpus = c->cpus;
+	self.speed = c->speed;
+	self.mem_total = c->last_raw.mem_total_kb * 1024;
+	snprintf(self.kernel, sizeof(self.kernel), "%s", c->kernel);
+	snprintf(self.cpu_flags, sizeof(self.cpu_flags), "%s", c->cpu_flags);
+	pthread_mutex_lock(&c->dblock);
+	if (db_node_put(c->db, &self) < 0)
+		log_warn("storing own node record: %s", db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+	for (size_t i = 0; i < c->cfg->npeers; i++) {
+		const struct config_peer *p = &c->cfg->peers[i];
+		log_info("dialling %s at %s:%u", p->name, p->host, p->port);
+		link_mgr_dial(links, p->name, p->host, p->port);
+	}
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (!c)
+		return;
+	if (c->started)
+		cluster_event(c, c->cfg->id, "daemon-stop", "ssid stopped cleanly");
+	keys_set_free(&c->ak);
+	keys_set_free(&c->kh);
+	free(c->cpu_flags);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->dblock);
+	free(c);
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# ssid_membership.sh - issue 3 membership on a 3-node lab: every node sees all 3 up within 5 s
+# of its daemon's start; `cut 1 3` makes node1 mark node3 suspect, then down, while node2 still
+# sees both; `heal` brings node3 back up at node1; `crash 2` makes the others mark node2 down;
+# `restart 2` brings it back up everywhere and its database still holds its earlier history.
+# Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
+set -u -o pipefail
+top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${SSI_BIN:-$top/bin}
+lab=$bin/ssi-lab
+[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
+export SSI_BIN=$bin SSI_LAB_NAME=ssid-mem-$$ SSI_LAB_DIR=/var/tmp/ssid-mem-$$
+
+skip() { echo "$*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
+for t in nsenter unshare ip python3 nft; do command -v $t >/dev/null || skip "needs $t"; done
+[ -x "$bin/ssid" ] && [ -x "$bin/ssictl" ] || skip "no $bin/ssid or $bin/ssictl: run make"
+[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
+
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+L() { timeout 60 bash "$lab" "$@"; }
+cleanup() { bash "$lab" down >/dev/null 2>&1; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# nodes_json K: node K's `ssictl nodes --json`
+nodes_json() { timeout 10 bash "$lab" exec "$1" -- ssictl nodes --json 2>/dev/null; }
+# state FROM NAME: NAME's state as node FROM sees it ("absent" if unknown)
+state() {
+	nodes_json "$1" | python3 -c '
+import json, sys
+d = {n["name"]: n for n in json.load(sys.stdin)}
+print(d.get(sys.argv[1], {}).get("state", "absent"))' "$2" 2>/dev/null || echo error
+}
+# wait_state FROM NAME STATE SECONDS: poll until FROM sees NAME in STATE; prints the time taken
+wait_state() {
+	local t0=$(date +%s%N) s
+	while :; do
+		s=$(state "$1" "$2")
+		[ "$s" = "$3" ] && { echo "$(((($(date +%s%N) - t0) / 1000000))) ms"; return 0; }
+		[ $(($(date +%s%N) - t0)) -ge $(($4 * 1000000000)) ] && { echo "last seen: $s"; return 1; }
+		sleep 0.1
+	done
+}
+check_wait() { # DESCRIPTION FROM NAME STATE SECONDS
+	local d=$1 out
+	shift
+	if out=$(wait_state "$@"); then ok "$d ($out)"; else bad "$d ($out)"; fi
+}
+
+L up -n 3 >/dev/null || { L status; bad "ssi-lab up -n 3"; exit 1; }
+L status >/dev/null || { bad "the lab $SSI_LAB_NAME is gone right after up"; exit 1; }
+
+# 1. All up within 5 s of each daemon's start: compare event times in each node's database.
+sleep 5.5 # so that a node-up later than 5 s after a start would already be recorded
+for k in 1 2 3; do
+	r=$(timeout 10 bash "$lab" exec $k -- ssictl events --json | python3 -c '
+import json, sys
+ev = json.load(sys.stdin)
+start = max(e["t_ms"] for e in ev if e["kind"] == "daemon-start")
+ups = {e["text"].split()[0]: e["t_ms"] for e in ev if e["kind"] == "node-up" and e["t_ms"] >= start}
+want = {"node1", "node2", "node3"} - {sys.argv[1]}
+missing = want - set(ups)
+if missing:
+    print("missing " + " ".join(sorted(missing)))
+else:
+    print("%d" % (max(ups.values()) - start))' "node$k")
+	if [[ $r =~ ^[0-9]+$ ]] && [ "$r" -le 5000 ]; then
+		ok "node$k saw both peers up $r ms after its start"
+	else
+		bad "node$k: all peers up within 5 s of start ($r)"
+	fi
+	for j in 1 2 3; do
+		[ $j = $k ] && continue
+		s=$(state $k node$j)
+		[ "$s" = up ] && ok "node$k sees node$j up" || bad "node$k sees node$j $s"
+	done
+done
+
+# 2. cut 1 3: suspect, then down at node1; node2 still sees both.
+L cut 1 3 >/dev/null || bad "ssi-lab cut 1 3"
+check_wait "node1 marks node3 suspect after the cut" 1 node3 suspect 4
+check_wait "node1 marks node3 down after the cut" 1 node3 down 6
+[ "$(state 2 node1)" = up ] && ok "node2 still sees node1 up" || bad "node2 sees node1 $(state 2 node1)"
+[ "$(state 2 node3)" = up ] && ok "node2 still sees node3 up" || bad "node2 sees node3 $(state 2 node3)"
+[ "$(state 1 node2)" = up ] && ok "node1 still sees node2 up" || bad "node1 sees node2 $(state 1 node2)"
+L heal 1 3 >/dev/null || bad "ssi-lab heal 1 3"
+check_wait "node1 sees node3 up again after heal" 1 node3 up 12
+check_wait "node3 sees node1 up again after heal" 3 node1 up 12
+
+# 3. crash 2: down at the others; restart 2: up again, with its history in its database.
+L crash 2 >/dev/null || bad "ssi-lab crash 2"
+check_wait "node1 marks crashed node2 down" 1 node2 down 7
+check_wait "node3 marks crashed node2 down" 3 node2 down 7
+L restart 2 >/dev/null || bad "ssi-lab restart 2"
+check_wait "node1 sees restarted node2 up" 1 node2 up 12
+check_wait "node3 sees restarted node2 up" 3 node2 up 12
+check_wait "restarted node2 sees node1 up" 2 node1 up 12
+starts=$(timeout 10 bash "$lab" exec 2 -- ssictl events --json | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if e["kind"] == "daemon-start"))')
+[ "${starts:-0}" -ge 2 ] && ok "node2's database holds both of its starts ($starts)" ||
+	bad "node2's database lost its history (daemon-start events: ${starts:-none})"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; for k in 1 2 3; do echo "--- node$k log"; bash "$lab" log $k 2>&1 | tail -15; done; exit 1; }
+echo "all membership checks passed"
