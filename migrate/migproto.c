@@ -447,10 +447,11 @@ static void d_receiving(struct migproto *m, const struct migproto_event *ev, str
 	} else if (timer_due(m, ev)) {
 		set_err(m, -ETIMEDOUT, "image stream stalled");
 		d_give_up(m, o, true);
-	} else if (peer_gone(m, ev, MIGPROTO_HOME)) {
-		/* Not voted yet: dropping out is safe and spares a vote home cannot get. A
-		 * lost source is no reason: its whole image may already be here. */
-		set_errf(m, -ENOTCONN, "link to home lost", ev->node);
+	} else if (ev->type == MIGPROTO_EV_NODE_DEAD && ev->node == m->home) {
+		/* Not voted yet: dropping out is safe, and a process dies with its home.
+		 * A cut link to home or a lost source is no reason: the whole image may
+		 * already be here, and home may hear the vote once the link is back. */
+		set_errf(m, -EHOSTDOWN, "home died", ev->node);
 		d_give_up(m, o, true);
 	}
 }

@@ -30,7 +30,7 @@
  *  S    S_DECIDING   home dead, grace over     -> S_LOST       KILL_FROZEN, REPORT  s_deciding
  *  D    NEW          OFFER ok / not ok         -> D_RECEIVING / D_ABORTED  RESTORE, ACCEPT / REFUSE
  *  D    D_RECEIVING  RESTORED                  -> D_READY      READY->H             d_receiving
- *  D    D_RECEIVING  FAILED/ABORT/idle/down(H) -> D_ABORTED    DISCARD, ABORT       d_receiving
+ *  D    D_RECEIVING  FAILED/ABORT/idle/dead(H) -> D_ABORTED    DISCARD, ABORT       d_receiving
  *  D    D_READY      COMMIT                    -> D_RUNNING    RESUME, DONE->H,S    d_ready
  *  D    D_READY      ABORT                     -> D_ABORTED    DISCARD              d_ready
  *  D    D_READY      timeout                   -> D_READY      READY->H, QUERY->S   d_ready
@@ -218,7 +218,7 @@ struct migproto {
 	bool acc_dst, acc_home; /* S_NEGOTIATE: ACCEPTs received */
 	bool src_dead, dst_dead, home_dead; /* NODE_DEAD seen */
 	bool doubt_reported;		    /* S: INDOUBT reported once */
-	bool waited_longer;    /* H: READY time-out extended once because src died */
+	bool waited_longer;		    /* H: READY time-out extended once because src died */
 	bool abort_known;		    /* S: home decided abort, or dst will never vote */
 	bool committed; /* H: the durable record says dst (answers in final states) */
 	int err;	/* the code that decided a failed outcome, else 0 */
