@@ -80,6 +80,7 @@ enum wire_type {
 	WIRE_MIG_COMMIT = 35,
 	WIRE_MIG_ABORT = 36,
 	WIRE_MIG_DONE = 37,
+	WIRE_MIG_QUERY = 38, /* what was decided about mig_id? (docs/migration.md) */
 	WIRE_FILE_REQ = 40,
 	WIRE_FILE_REPLY = 41,
 	WIRE_STDIO = 50,
@@ -222,17 +223,20 @@ struct wire_mig_offer {
 	uint64_t image_bytes;	      /* opt: estimate */
 	uint32_t image_version;	      /* opt */
 	uint32_t flags;		      /* opt */
+	uint8_t roles; /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_accept {
 	uint64_t mig_id; /* req */
 	uint32_t window; /* opt: chunks the sender may have in flight (0: no limit given) */
+	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_refuse {
 	uint64_t mig_id;    /* req */
 	int32_t err;	    /* req: negative errno or SSI_E_* */
 	const char *reason; /* opt: <= WIRE_TEXT_MAX */
+	uint8_t roles;	    /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_stream {
@@ -247,21 +251,30 @@ struct wire_mig_stream {
 struct wire_mig_ready {
 	uint64_t mig_id; /* req */
 	uint32_t pid;	 /* opt: local pid on the destination */
+	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_commit {
 	uint64_t mig_id; /* req */
+	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_abort {
 	uint64_t mig_id;    /* req */
 	int32_t err;	    /* opt */
 	const char *reason; /* opt */
+	uint8_t roles;	    /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
 };
 
 struct wire_mig_done {
 	uint64_t mig_id; /* req */
 	int32_t err;	 /* opt: 0 = migrated */
+	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+};
+
+struct wire_mig_query {
+	uint64_t mig_id; /* req */
+	uint8_t roles;	 /* opt: as in MIG_OFFER */
 };
 
 struct wire_file_req {
@@ -328,6 +341,7 @@ struct wire_msg {
 		struct wire_mig_commit mig_commit;
 		struct wire_mig_abort mig_abort;
 		struct wire_mig_done mig_done;
+		struct wire_mig_query mig_query;
 		struct wire_file_req file_req;
 		struct wire_file_reply file_reply;
 		struct wire_stdio stdio;

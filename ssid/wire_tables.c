@@ -175,7 +175,7 @@ static const struct field mig_offer_f[] = {
 	F(T, home, 5, REQ),	   F(T, uid, 6, REQ),
 	F(T, gid, 7, REQ),	   F(T, comm, 8, OPT),
 	F(T, image_bytes, 9, OPT), F(T, image_version, 10, OPT),
-	F(T, flags, 11, OPT),
+	F(T, flags, 11, OPT),	   F(T, roles, 12, OPT),
 };
 static const struct rec mig_offer_r = REC(T, mig_offer_f);
 #undef T
@@ -184,6 +184,7 @@ static const struct rec mig_offer_r = REC(T, mig_offer_f);
 static const struct field mig_accept_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, window, 2, OPT),
+	F(T, roles, 3, OPT),
 };
 static const struct rec mig_accept_r = REC(T, mig_accept_f);
 #undef T
@@ -193,6 +194,7 @@ static const struct field mig_refuse_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, err, 2, REQ),
 	FS(T, reason, 3, OPT, WIRE_TEXT_MAX),
+	F(T, roles, 4, OPT),
 };
 static const struct rec mig_refuse_r = REC(T, mig_refuse_f);
 #undef T
@@ -210,6 +212,7 @@ static const struct rec mig_stream_r = REC(T, mig_stream_f);
 static const struct field mig_ready_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, pid, 2, OPT),
+	F(T, roles, 3, OPT),
 };
 static const struct rec mig_ready_r = REC(T, mig_ready_f);
 #undef T
@@ -217,6 +220,7 @@ static const struct rec mig_ready_r = REC(T, mig_ready_f);
 #define T struct wire_mig_commit
 static const struct field mig_commit_f[] = {
 	F(T, mig_id, 1, REQ),
+	F(T, roles, 2, OPT),
 };
 static const struct rec mig_commit_r = REC(T, mig_commit_f);
 #undef T
@@ -226,14 +230,24 @@ static const struct field mig_abort_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, err, 2, OPT),
 	FS(T, reason, 3, OPT, WIRE_TEXT_MAX),
+	F(T, roles, 4, OPT),
 };
 static const struct rec mig_abort_r = REC(T, mig_abort_f);
+#undef T
+
+#define T struct wire_mig_query
+static const struct field mig_query_f[] = {
+	F(T, mig_id, 1, REQ),
+	F(T, roles, 2, OPT),
+};
+static const struct rec mig_query_r = REC(T, mig_query_f);
 #undef T
 
 #define T struct wire_mig_done
 static const struct field mig_done_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, err, 2, OPT),
+	F(T, roles, 3, OPT),
 };
 static const struct rec mig_done_r = REC(T, mig_done_f);
 #undef T
@@ -311,6 +325,7 @@ static const struct {
 	[WIRE_MIG_COMMIT] = {"MIG_COMMIT", &mig_commit_r},
 	[WIRE_MIG_ABORT] = {"MIG_ABORT", &mig_abort_r},
 	[WIRE_MIG_DONE] = {"MIG_DONE", &mig_done_r},
+	[WIRE_MIG_QUERY] = {"MIG_QUERY", &mig_query_r},
 	[WIRE_FILE_REQ] = {"FILE_REQ", &file_req_r},
 	[WIRE_FILE_REPLY] = {"FILE_REPLY", &file_reply_r},
 	[WIRE_STDIO] = {"STDIO", &stdio_r},

@@ -35,6 +35,7 @@ static const uint16_t all_types[] = {
 	WIRE_MIG_COMMIT,
 	WIRE_MIG_ABORT,
 	WIRE_MIG_DONE,
+	WIRE_MIG_QUERY,
 	WIRE_FILE_REQ,
 	WIRE_FILE_REPLY,
 	WIRE_STDIO,
@@ -151,14 +152,15 @@ static void fill(struct wire_msg *m, uint16_t t)
 							 .comm = "cruncher",
 							 .image_bytes = 1 << 24,
 							 .image_version = 1,
-							 .flags = 2};
+							 .flags = 2,
+							 .roles = 0x12};
 		break;
 	case WIRE_MIG_ACCEPT:
-		m->u.mig_accept = (struct wire_mig_accept){.mig_id = 5, .window = 8};
+		m->u.mig_accept = (struct wire_mig_accept){.mig_id = 5, .window = 8, .roles = 0x21};
 		break;
 	case WIRE_MIG_REFUSE:
 		m->u.mig_refuse = (struct wire_mig_refuse){
-			.mig_id = 5, .err = -ENOMEM, .reason = "no memory"};
+			.mig_id = 5, .err = -ENOMEM, .reason = "no memory", .roles = 0x21};
 		break;
 	case WIRE_MIG_STREAM:
 		m->u.mig_stream = (struct wire_mig_stream){.mig_id = 5,
@@ -169,17 +171,20 @@ static void fill(struct wire_msg *m, uint16_t t)
 							   .last = 1};
 		break;
 	case WIRE_MIG_READY:
-		m->u.mig_ready = (struct wire_mig_ready){.mig_id = 5, .pid = 100};
+		m->u.mig_ready = (struct wire_mig_ready){.mig_id = 5, .pid = 100, .roles = 0x23};
 		break;
 	case WIRE_MIG_COMMIT:
-		m->u.mig_commit.mig_id = 5;
+		m->u.mig_commit = (struct wire_mig_commit){.mig_id = 5, .roles = 0x31};
 		break;
 	case WIRE_MIG_ABORT:
 		m->u.mig_abort = (struct wire_mig_abort){
-			.mig_id = 5, .err = -ETIMEDOUT, .reason = "timeout"};
+			.mig_id = 5, .err = -ETIMEDOUT, .reason = "timeout", .roles = 0x31};
 		break;
 	case WIRE_MIG_DONE:
-		m->u.mig_done = (struct wire_mig_done){.mig_id = 5, .err = -1};
+		m->u.mig_done = (struct wire_mig_done){.mig_id = 5, .err = -1, .roles = 0x23};
+		break;
+	case WIRE_MIG_QUERY:
+		m->u.mig_query = (struct wire_mig_query){.mig_id = 6, .roles = 0x13};
 		break;
 	case WIRE_FILE_REQ:
 		m->u.file_req = (struct wire_file_req){.op = WIRE_FOP_RENAME,
