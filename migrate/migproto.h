@@ -63,9 +63,6 @@
 #define MIGPROTO_REASON_MAX  256 /* bytes kept of a refusal/abort reason, with NUL */
 #define MIGPROTO_MAX_ACTIONS 8	 /* no step returns more actions than this */
 
-/* Proposed wire type for QUERY (not yet in ssid/wire.h; see docs/migration.md). */
-#define MIGPROTO_WIRE_MIG_QUERY 38
-
 enum migproto_role {
 	MIGPROTO_SOURCE = 1, /* holds the running, later frozen, copy */
 	MIGPROTO_DEST = 2,   /* restores the copy, stopped, then runs it */
@@ -99,7 +96,7 @@ enum migproto_state {
 	MIGPROTO_STATE_COUNT
 };
 
-/* Control messages. Numbers are the wire types of ssid/wire.h, QUERY proposed. */
+/* Control messages. Numbers are the wire types of ssid/wire.h. */
 enum migproto_msg {
 	MIGPROTO_OFFER = WIRE_MIG_OFFER,   /* S->D, S->H: may I move gpid? */
 	MIGPROTO_ACCEPT = WIRE_MIG_ACCEPT, /* D->S, H->S */
@@ -108,7 +105,7 @@ enum migproto_msg {
 	MIGPROTO_COMMIT = WIRE_MIG_COMMIT, /* H->D,S: durably recorded at dst; relayed by S/D */
 	MIGPROTO_ABORT = WIRE_MIG_ABORT,   /* any: give up (rules in docs/migration.md) */
 	MIGPROTO_DONE = WIRE_MIG_DONE,	   /* D->H,S: the restored copy runs */
-	MIGPROTO_QUERY = MIGPROTO_WIRE_MIG_QUERY, /* S->H,D / D->S: what was decided? */
+	MIGPROTO_QUERY = WIRE_MIG_QUERY,   /* S->H,D / D->S: what was decided? */
 };
 
 enum migproto_ev {
