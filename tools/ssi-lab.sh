@@ -70,6 +70,9 @@ Environment:
                 Labs with different names run side by side (tests use their own name).
   SSI_LAB_DIR   state directory for "up" (default /var/tmp/NAME); later commands find it
                 through $RUNREC/NAME.dir
+  SSI_TOP, SSI_LAB_SHARE
+                host directories (SSI_LAB_SHARE: colon-separated) that every node sees at
+                the same path, e.g. the project tree for the tests' programs
 Files: STATE/nodeK/{etc,lib,run,tmp,home} are the node's /etc/ssid, /var/lib/ssid, /run/ssid,
 /tmp, /home; STATE/nodeK/ssid.log its daemon log; STATE/nodeK/init.log its init's messages.
 Not there yet: /gproc and /gfs are empty mount points until ssid mounts gprocfs there.
@@ -272,6 +275,12 @@ node_init() {
 	mkdir -p $RUNREC/node $RUNREC/bin
 	mount --bind "$nd" $RUNREC/node || { echo "init: bind $nd failed"; exit 1; }
 	[ -d "$bin" ] && mount --bind "$bin" $RUNREC/bin
+	local shared=() i=0
+	[ -f "${nd%/*}/share" ] && mapfile -t shared <"${nd%/*}/share"
+	for m in "${shared[@]}"; do
+		mkdir -p "$RUNREC/share$i" && mount --bind "$m" "$RUNREC/share$i" || { echo "init: bind $m failed"; exit 1; }
+		i=$((i + 1))
+	done
 	for m in $NODE_MOUNTS; do
 		src=$RUNREC/node/${m%%:*} dst=${m#*:}
 		mount --bind "$src" "$dst" || { echo "init: bind $src on $dst failed"; exit 1; }
@@ -279,6 +288,11 @@ node_init() {
 	# Hide the state directory (other nodes' keys and files); the node reaches its own through
 	# the mounts above. Under /tmp or /home it is hidden already.
 	[ -d "${nd%/*}" ] && mount -t tmpfs -o size=4k,mode=755 ssi-lab-state "${nd%/*}"
+	i=0
+	for m in "${shared[@]}"; do
+		mkdir -p "$m" && mount --bind "$RUNREC/share$i" "$m" || { echo "init: sharing $m failed"; exit 1; }
+		i=$((i + 1))
+	done
 	mount -t proc proc /proc || { echo "init: mounting /proc failed"; exit 1; }
 	# The node's own cgroup as the cgroup v2 root at the host's path (as in a container): its
 	# cpu.pressure, cpu.stat and cgroup.procs are the node's alone.
@@ -543,6 +557,13 @@ cmd_up() {
 	printf 'N=%q\nCPUS_PER_NODE=%q\nUNTRUSTED=%q\nNO_DAEMON=%q\nBIN=%q\n' \
 		"$N" "$cpn" "$untrusted" "$nodaemon" "$BIN" >"$LAB/lab.env"
 	mkdir -p $RUNREC && echo "$LAB" >"$RUNREC/$NAME.dir"
+	# Host directories every node sees at their own path (the project tree, so tests can run
+	# build/tests/... inside nodes even when the tree lives under /tmp or /home).
+	local share d
+	for d in ${SSI_TOP:-} ${SSI_LAB_SHARE//:/ }; do
+		[ -d "$d" ] && share+="$(readlink -f "$d")"$'\n'
+	done
+	printf '%s' "$share" >"$LAB/share"
 
 	# User with the same uid on every node (nodes share the host's /etc/passwd).
 	if ! id -u $LAB_USER >/dev/null 2>&1; then
