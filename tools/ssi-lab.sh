@@ -560,7 +560,7 @@ cmd_up() {
 	# Host directories every node sees at their own path (the project tree, so tests can run
 	# build/tests/... inside nodes even when the tree lives under /tmp or /home).
 	local share d
-	for d in ${SSI_TOP:-} ${SSI_LAB_SHARE//:/ }; do
+	for d in ${SSI_TOP:-} ${SSI_LAB_SHARE:+${SSI_LAB_SHARE//:/ }}; do
 		[ -d "$d" ] && share+="$(readlink -f "$d")"$'\n'
 	done
 	printf '%s' "$share" >"$LAB/share"
