@@ -13,6 +13,7 @@
 #include "ssid/ctl.h"
 #include "ssid/ssierr.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@
 #define GONE_MAX   65536 /* pending invalidations kept; more are dropped (timeouts cover) */
 #define IDLE_MS	   3000	 /* the refresher rests when nobody asked for this long */
 #define SOCK_TO_MS 2000	 /* control socket send/receive time-out */
+/* A listing may reuse the records of a snapshot up to this many ttls old (local source). */
+#define RELIST_TTLS 2
 
 struct gsrc {
 	enum gsrc_kind kind;
@@ -219,6 +222,13 @@ static int fetch(struct gsrc *s, struct ptable **out, char *msg, size_t n)
 	return r;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void snap_free(struct gsnap *g)
 {
 	ptable_free(g->t);
@@ -270,6 +280,7 @@ static int refresh_locked(struct gsrc *s, struct gsnap **out)
 	}
 	g->t = t;
 	g->mono_ms = now_ms(CLOCK_MONOTONIC);
+	g->list_ms = g->mono_ms;
 	g->src = s;
 	g->refs = 2; /* s->cur and the caller */
 	if (s->cur) {
@@ -322,6 +333,155 @@ int gsrc_get(struct gsrc *s, struct gsnap **out)
 	return get(s, out, 0);
 }
 
+/* Sorted local pids of procdir, as read_local would take them. 0 or a negative errno. */
+static int list_pids(const char *procdir, uint32_t **pids, size_t *n)
+{
+	DIR *d = opendir(procdir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*pids = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		if (*end || pid > PTABLE_PID_MASK)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			uint32_t *v = realloc(*pids, cap * sizeof(*v));
+			if (!v) {
+				closedir(d);
+				free(*pids);
+				*pids = NULL;
+				return -ENOMEM;
+			}
+			*pids = v;
+		}
+		(*pids)[(*n)++] = (uint32_t)pid;
+	}
+	closedir(d);
+	qsort(*pids, *n, sizeof(**pids), cmp_u32);
+	return 0;
+}
+
+static int copy_proc(struct ptable_proc *dst, const struct ptable_proc *src)
+{
+	*dst = *src;
+	dst->cmdline = NULL;
+	dst->cgroup = NULL;
+	if (src->cmdline && !(dst->cmdline = malloc(src->cmdline_len ? src->cmdline_len : 1)))
+		return -ENOMEM;
+	if (src->cmdline)
+		memcpy(dst->cmdline, src->cmdline, src->cmdline_len);
+	if (src->cgroup && !(dst->cgroup = strdup(src->cgroup)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A table with old's nodes and the processes of pids[]: old's records where old has them,
+ * the others read from procdir now (those that vanished meanwhile are skipped). */
+static int merge_pids(const struct gsrc *s, const struct ptable *old, const uint32_t *pids,
+		      size_t n, struct ptable **out)
+{
+	struct ptable *t = ptable_new();
+	uint32_t j = 0;
+	int r = t ? 0 : -ENOMEM;
+
+	for (uint32_t i = 0; t && i < old->nnodes && r == 0; i++) {
+		struct ptable_node *nd = ptable_add_node(t);
+		if (!nd) {
+			r = -ENOMEM;
+			break;
+		}
+		*nd = old->nodes[i];
+		nd->cpu = malloc((nd->cpus ? nd->cpus : 1) * PTABLE_CPU_FIELDS * sizeof(uint64_t));
+		if (!nd->cpu)
+			r = -ENOMEM;
+		else if (old->nodes[i].cpu)
+			memcpy(nd->cpu, old->nodes[i].cpu,
+			       nd->cpus * PTABLE_CPU_FIELDS * sizeof(uint64_t));
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		uint32_t g = ptable_gpid(s->node_id, pids[i]);
+		while (j < old->nprocs && old->procs[j].gpid < g)
+			j++;
+		struct ptable_proc *p = ptable_add_proc(t);
+		if (!p) {
+			r = -ENOMEM;
+			break;
+		}
+		if (j < old->nprocs && old->procs[j].gpid == g) {
+			r = copy_proc(p, &old->procs[j]);
+		} else if ((r = ptable_read_pid(s->procdir, s->node_id, pids[i], p)) < 0) {
+			ptable_proc_clear(p);
+			t->nprocs--;
+			r = r == -ENOMEM ? r : 0; /* gone or unreadable: skip it, as read_local */
+		}
+	}
+	if (r < 0) {
+		ptable_free(t);
+		return r;
+	}
+	ptable_sort(t);
+	t->taken_ms = old->taken_ms;
+	*out = t;
+	return 0;
+}
+
+/* Local source, s->cur younger than the relist limit: bring its set of processes up to date
+ * (one readdir of procdir; new processes read, vanished ones dropped) without re-reading
+ * every process. Lock held on entry and exit, dropped meanwhile. 0 with s->cur current. */
+static int relist_locked(struct gsrc *s)
+{
+	struct gsnap *old = s->cur, *g = NULL;
+	struct ptable *t = NULL;
+	uint32_t *pids;
+	size_t n;
+	int r, same = 0;
+
+	old->refs++;
+	s->refreshing = 1;
+	pthread_mutex_unlock(&s->lock);
+	r = list_pids(s->procdir, &pids, &n);
+	if (r == 0) {
+		same = n == old->t->nprocs;
+		for (size_t i = 0; same && i < n; i++)
+			same = old->t->procs[i].gpid == ptable_gpid(s->node_id, pids[i]);
+		if (!same)
+			r = merge_pids(s, old->t, pids, n, &t);
+		free(pids);
+	}
+	if (r == 0 && !same && !(g = calloc(1, sizeof(*g)))) {
+		ptable_free(t);
+		r = -ENOMEM;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->refreshing = 0;
+	pthread_cond_broadcast(&s->done);
+	uint64_t now = now_ms(CLOCK_MONOTONIC);
+	if (r == 0 && same) {
+		old->list_ms = now;
+	} else if (r == 0) {
+		g->t = t;
+		g->mono_ms = old->mono_ms; /* the content of the other processes is that old */
+		g->list_ms = now;
+		g->src = s;
+		g->refs = 1; /* s->cur */
+		note_gone(s, old->t, t);
+		if (--s->cur->refs == 0)
+			snap_free(s->cur);
+		s->cur = g;
+	}
+	if (--old->refs == 0)
+		snap_free(old);
+	return r;
+}
+
 int gsrc_get_fresh(struct gsrc *s, unsigned max_age_ms, struct gsnap **out)
 {
 	int r = 0;
@@ -332,7 +492,10 @@ int gsrc_get_fresh(struct gsrc *s, unsigned max_age_ms, struct gsnap **out)
 	uint64_t asked = s->last_use_ms;
 	while (s->refreshing)
 		pthread_cond_wait(&s->done, &s->lock);
-	if (!s->cur || s->cur->mono_ms + max_age_ms < asked) {
+	if (s->cur && s->cur->list_ms + max_age_ms < asked && s->kind == GSRC_LOCAL &&
+	    s->cur->mono_ms + RELIST_TTLS * s->ttl_ms >= asked)
+		relist_locked(s); /* on failure, a full refresh below */
+	if (!s->cur || s->cur->list_ms + max_age_ms < asked) {
 		r = refresh_locked(s, out);
 		if (r == 0) {
 			pthread_mutex_unlock(&s->lock);

@@ -35,7 +35,8 @@ struct gsrc_opts {
 /* One table as of one moment. Read-only; hold it with gsrc_get, drop it with gsnap_put. */
 struct gsnap {
 	struct ptable *t; /* sorted by gpid */
-	uint64_t mono_ms; /* CLOCK_MONOTONIC ms when taken */
+	uint64_t mono_ms; /* CLOCK_MONOTONIC ms when taken (the records' age) */
+	uint64_t list_ms; /* CLOCK_MONOTONIC ms when its set of processes was last checked */
 	int refs;	  /* under the gsrc lock */
 	struct gsrc *src;
 };
@@ -63,9 +64,12 @@ int gsrc_last_error(struct gsrc *s, char *err, size_t errlen);
  * newest one there is. 0 and *out held, or a negative errno / SSI_E_* when no snapshot could
  * be taken at all (gsrc_last_error says why). */
 int gsrc_get(struct gsrc *s, struct gsnap **out);
-/* A snapshot no older than max_age_ms, fetched in the calling thread if needed (or waiting
- * for a fetch in progress): for listings, so that a process started just before shows. If
- * the fetch fails, the previous snapshot is returned when there is one. */
+/* A snapshot whose SET of processes is no older than max_age_ms, fetched in the calling
+ * thread if needed (or waiting for a fetch in progress): for listings, so that a process
+ * started just before shows and one that exited does not. Local source with a snapshot at
+ * most 2 ttls old: only the process list is re-read (one readdir), new processes are read and
+ * the others keep their records (at most 2 ttls old). Otherwise a full fetch. If the fetch
+ * fails, the previous snapshot is returned when there is one. */
 int gsrc_get_fresh(struct gsrc *s, unsigned max_age_ms, struct gsnap **out);
 /* As gsrc_get but always takes a new snapshot in the calling thread. */
 int gsrc_refresh(struct gsrc *s, struct gsnap **out);

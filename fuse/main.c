@@ -13,6 +13,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse_lowlevel.h>
 
+#include "fuse/gfs.h"
 #include "fuse/gsrc.h"
 #include "fuse/gtree.h"
 #include "ssid/ssierr.h"
@@ -571,8 +572,9 @@ static void usage(const char *prog)
 	       "  node_name=NAME      node name, overrides the config\n"
 	       "  ttl_ms=N            snapshot lifetime in ms (default 500)\n"
 	       "  procdir=DIR         the /proc to read (default /proc)\n"
-	       "Always on: allow_other, default_permissions.\n\n",
-	       prog, PTABLE_CTL_TYPE);
+	       "Always on: allow_other, default_permissions.\n"
+	       "%s --gfs MOUNTPOINT: the /gfs file system instead (%s --gfs --help).\n\n",
+	       prog, PTABLE_CTL_TYPE, prog, prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -621,6 +623,11 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	int r = 1;
 
+	/* `gprocfs --gfs MOUNTPOINT ...`: the /gfs file system instead (fuse/gfs.c). */
+	if (argc > 1 && !strcmp(argv[1], "--gfs")) {
+		argv[1] = argv[0];
+		return gfs_main(argc - 1, argv + 1);
+	}
 	if (fuse_opt_parse(&args, &o, optspec, NULL) < 0 || fuse_parse_cmdline(&args, &co) != 0)
 		return 2;
 	if (co.show_help) {

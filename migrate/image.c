@@ -273,6 +273,7 @@ int image_read_section(struct image_reader *r, uint32_t *type, struct buf *paylo
 	crc = image_crc32c(crc, d, (size_t)len);
 	if (crc != get32(tail))
 		return SSI_E_CHECKSUM;
+	r->crc = crc;
 	r->offset += 20 + len;
 	if (t == IMG_S_END) {
 		if (len != 16)

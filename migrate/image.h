@@ -66,6 +66,7 @@ struct image_reader {
 	uint64_t bytes;	  /* payload bytes read */
 	uint64_t offset;  /* stream offset of the next byte (for messages) */
 	int done;	  /* END seen and checked */
+	uint32_t crc;	  /* checksum of the last section read */
 	struct buf b;	  /* payload of the last section */
 };
 

@@ -54,8 +54,11 @@ static int check_status(pid_t pid, struct report *r)
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
 	int threads = 1, tracer = 0, seccomp = 0;
+	unsigned long locked = 0;
 	char state = '?';
 	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmLck: %lu", &locked) == 1)
+			continue;
 		if (sscanf(line, "Threads: %d", &threads) == 1 ||
 		    sscanf(line, "TracerPid: %d", &tracer) == 1 ||
 		    sscanf(line, "Seccomp: %d", &seccomp) == 1 ||
@@ -75,6 +78,8 @@ static int check_status(pid_t pid, struct report *r)
 		    tracer);
 	if (seccomp)
 		add(r, pid, "runs under seccomp (mode %d): filters are not saved", seccomp);
+	if (locked)
+		add(r, pid, "has %lu KiB of mlock()ed memory: memory locks are not saved", locked);
 	return 0;
 }
 
@@ -219,6 +224,29 @@ static void check_maps(pid_t pid, struct report *r)
 	fclose(f);
 }
 
+/* Sealed system mappings (mseal, VmFlags "sl") cannot be moved back into place. */
+static void check_sealed(pid_t pid, struct report *r)
+{
+	char path[64], line[PATH_MAX + 128], cur[64] = "";
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+		if (sscanf(line, "%llx-%llx ", &a, &b) == 2) {
+			char *n = strchr(line, '[');
+			snprintf(cur, sizeof(cur), "%s", n ? n : "");
+			cur[strcspn(cur, "\n")] = '\0';
+		} else if (strncmp(line, "VmFlags:", 8) == 0 && strstr(line, " sl") &&
+			   (strcmp(cur, "[vdso]") == 0 || strncmp(cur, "[vvar", 5) == 0)) {
+			add(r, pid, "%s is sealed (mseal): it cannot be moved back on restore",
+			    cur);
+		}
+	}
+	fclose(f);
+}
+
 int preflight_check(pid_t pid, char *msg, size_t len)
 {
 	struct report r = {msg, len, 0, 0};
@@ -243,7 +271,22 @@ int preflight_check(pid_t pid, char *msg, size_t len)
 		if (strcmp(t, "/") != 0)
 			add(&r, pid, "runs chrooted in %s: not supported", t);
 	}
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	FILE *f = fopen(p, "re");
+	int child = 0;
+	if (f && fscanf(f, "%d", &child) == 1 && child > 0)
+		add(&r, pid, "has child processes (pid %d...): they would not be saved", child);
+	if (f)
+		fclose(f);
+	/* POSIX timers (timer_create) are not saved: refuse rather than lose them. */
+	snprintf(p, sizeof(p), "/proc/%d/timers", (int)pid);
+	f = fopen(p, "re");
+	if (f && fgets(t, sizeof(t), f))
+		add(&r, pid, "has POSIX timers (timer_create): they are not saved");
+	if (f)
+		fclose(f);
 	check_maps(pid, &r);
+	check_sealed(pid, &r);
 	check_fds(pid, &r);
 	return r.n;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,7 @@ int procinfo_mm(pid_t pid, struct cr_state *s, char *err, size_t errlen)
 	free(t);
 	if (i < 52)
 		FAIL(SSI_E_CORRUPT, "pid %d: short /proc stat (%d fields)", (int)pid, i);
+	s->nice = (int32_t)(int64_t)f[19];
 	s->mm_start_code = f[26];
 	s->mm_end_code = f[27];
 	s->mm_start_stack = f[28];
@@ -292,6 +294,12 @@ int procinfo_maps(pid_t pid, struct cr_state *s, char *err, size_t errlen)
 				v.path = strdup(name);
 				if (!v.path)
 					r = -ENOMEM;
+				struct stat st;
+				if (r == 0 && stat(name, &st) == 0) {
+					v.fsize = (uint64_t)st.st_size;
+					v.fmtime = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+						   (uint64_t)st.st_mtim.tv_nsec;
+				}
 			}
 		} else if (v.flags & CR_VMAF_SHARED) {
 			v.kind = CR_VMA_SHMEM;
@@ -495,6 +503,21 @@ int procinfo_misc(pid_t pid, struct cr_state *s, char *err, size_t errlen)
 	free(t);
 	if (i != CR_NRLIMIT)
 		FAIL(SSI_E_CORRUPT, "pid %d: /proc limits has %d lines", (int)pid, i);
+	cpu_set_t cs;
+	CPU_ZERO(&cs);
+	if (sched_getaffinity(pid, sizeof(cs), &cs) == 0) {
+		s->affinity = malloc(sizeof(cs));
+		if (!s->affinity)
+			return -ENOMEM;
+		memcpy(s->affinity, &cs, sizeof(cs));
+		s->affinity_len = (uint32_t)sizeof(cs);
+	}
+	int pol = sched_getscheduler(pid);
+	struct sched_param sp = {0};
+	if (pol >= 0 && sched_getparam(pid, &sp) == 0) {
+		s->sched_policy = (uint32_t)pol; /* SCHED_RESET_ON_FORK included */
+		s->sched_prio = (uint32_t)sp.sched_priority;
+	}
 	uint64_t head = 0;
 	size_t len = 0;
 	if (syscall(SYS_get_robust_list, pid, &head, &len) == 0) {

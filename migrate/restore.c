@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -317,7 +319,10 @@ static int map_vmas(struct restorer *R)
 		case CR_VMA_ANON:
 			e = call(R, what, SYS_mmap, v->start, len, prot,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-					 (v->flags & CR_VMAF_GROWSDOWN ? MAP_GROWSDOWN : 0),
+					 (v->flags & CR_VMAF_GROWSDOWN ? MAP_GROWSDOWN : 0) |
+					 /* every page comes: fault them in one pass, not one
+					  * by one in process_vm_writev */
+					 (v->dumped == len ? MAP_POPULATE : 0),
 				 (uint64_t)-1, 0, NULL);
 			break;
 		case CR_VMA_FILE_PRIV:
@@ -482,6 +487,24 @@ static int set_attrs(struct restorer *R)
 		if (prlimit(R->pid, (__rlimit_resource_t)i, &rl, NULL) < 0)
 			FAIL(-errno, "pid %d: prlimit %d: %s", s->pid, i, strerror(errno));
 	}
+	if (e == 0 && setpriority(PRIO_PROCESS, (id_t)R->pid, s->nice) < 0)
+		FAIL(-errno, "pid %d: nice %d: %s", s->pid, s->nice, strerror(errno));
+	struct sched_param sp = {.sched_priority = (int)s->sched_prio};
+	if (e == 0 && sched_setscheduler(R->pid, (int)s->sched_policy, &sp) < 0)
+		FAIL(-errno, "pid %d: scheduling policy %u: %s", s->pid, s->sched_policy,
+		     strerror(errno));
+	if (e == 0 && s->affinity_len) {
+		/* Only CPUs this machine has; none of them (another machine): leave it free. */
+		cpu_set_t want, here;
+		CPU_ZERO(&want);
+		memcpy(&want, s->affinity,
+		       s->affinity_len < sizeof(want) ? s->affinity_len : sizeof(want));
+		if (sched_getaffinity(0, sizeof(here), &here) == 0) {
+			CPU_AND(&want, &want, &here);
+			if (CPU_COUNT(&want) > 0 && sched_setaffinity(R->pid, sizeof(want), &want) < 0)
+				FAIL(-errno, "pid %d: CPU affinity: %s", s->pid, strerror(errno));
+		}
+	}
 	if (e == 0)
 		e = put(R, 0, s->comm, sizeof(s->comm));
 	if (e == 0)
@@ -585,6 +608,30 @@ static int finish(struct restorer *R)
 	return 0;
 }
 
+/* Files the mappings come from must be the same ones: same size and mtime (libraries and
+ * binaries that differ would be mapped under the saved pages and code pointers). */
+static int check_files(struct restorer *R)
+{
+	for (uint32_t i = 0; i < R->s.nvmas; i++) {
+		const struct cr_vma *v = &R->s.vmas[i];
+		struct stat st;
+		if (v->kind != CR_VMA_FILE_PRIV && v->kind != CR_VMA_FILE_SHARED)
+			continue;
+		if (stat(v->path, &st) < 0)
+			FAIL(-errno, "mapped file %s: %s", v->path, strerror(errno));
+		uint64_t mt =
+			(uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+		if (v->kind == CR_VMA_FILE_PRIV &&
+		    ((uint64_t)st.st_size != v->fsize || mt != v->fmtime))
+			FAIL(SSI_E_UNSUPPORTED,
+			     "mapped file %s differs from the checkpointed one (size %lld, was "
+			     "%llu; "
+			     "or modified since)",
+			     v->path, (long long)st.st_size, (unsigned long long)v->fsize);
+	}
+	return 0;
+}
+
 /* A named fault-injection point (migrate/fault.h): any armed action fails the step. */
 static int fault(struct restorer *R, const char *point)
 {
@@ -611,6 +658,8 @@ int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, siz
 			 ssierr_str(e));
 	if (e == 0)
 		e = cpufeat_check(&R->s, err, errlen);
+	if (e == 0)
+		e = check_files(R);
 	if (e == 0 && (size_t)R->s.xstate_len > 1u << 16)
 		e = SSI_E_BADFIELD;
 	if (e == 0)

@@ -24,6 +24,7 @@ void cr_state_init(struct cr_state *s)
 void cr_state_free(struct cr_state *s)
 {
 	free(s->exe);
+	free(s->affinity);
 	free(s->cwd);
 	free(s->cmdline);
 	free(s->vdso);
@@ -82,6 +83,10 @@ static int enc_proc(struct buf *b, const struct cr_state *s)
 	P(buf_put_u64(b, s->rseq_ptr));
 	P(buf_put_u64(b, s->rseq_size));
 	P(buf_put_u64(b, s->rseq_sig));
+	P(buf_put_u32(b, (uint32_t)s->nice));
+	P(buf_put_u32(b, s->sched_policy));
+	P(buf_put_u32(b, s->sched_prio));
+	P(buf_put_bytes(b, s->affinity, s->affinity_len));
 out:
 	return r;
 }
@@ -200,6 +205,8 @@ static int enc_vmas(struct buf *b, const struct cr_state *s)
 		P(buf_put_u32(b, v->flags));
 		P(buf_put_u32(b, v->kind));
 		P(buf_put_u64(b, v->dumped));
+		P(buf_put_u64(b, v->fsize));
+		P(buf_put_u64(b, v->fmtime));
 		P(buf_put_str(b, v->path));
 	}
 out:
@@ -280,6 +287,14 @@ static int dec_proc(struct buf *b, struct cr_state *s)
 	P(buf_get_u64(b, &s->rseq_ptr));
 	P(buf_get_u64(b, &s->rseq_size));
 	P(buf_get_u64(b, &s->rseq_sig));
+	uint32_t nice;
+	P(buf_get_u32(b, &nice));
+	s->nice = (int32_t)nice;
+	P(buf_get_u32(b, &s->sched_policy));
+	P(buf_get_u32(b, &s->sched_prio));
+	P(get_blob(b, &s->affinity, &s->affinity_len, 1024));
+	if (s->nice < -20 || s->nice > 19)
+		r = SSI_E_BADFIELD;
 	if (s->pid <= 0 || s->umask > 0777 || s->exe[0] != '/' || s->cwd[0] != '/' ||
 	    s->rseq_size > 4096)
 		r = SSI_E_BADFIELD;
@@ -446,7 +461,7 @@ static int dec_vmas(struct buf *b, struct cr_state *s)
 	int r;
 	uint32_t n;
 	P(buf_get_u32(b, &n));
-	if (n == 0 || n > CR_MAX_VMAS || n > buf_avail(b) / 48)
+	if (n == 0 || n > CR_MAX_VMAS || n > buf_avail(b) / 64)
 		return SSI_E_BADFIELD;
 	s->vmas = calloc(n, sizeof(*s->vmas));
 	if (!s->vmas)
@@ -461,6 +476,8 @@ static int dec_vmas(struct buf *b, struct cr_state *s)
 		P(buf_get_u32(b, &v->flags));
 		P(buf_get_u32(b, &v->kind));
 		P(buf_get_u64(b, &v->dumped));
+		P(buf_get_u64(b, &v->fsize));
+		P(buf_get_u64(b, &v->fmtime));
 		P(buf_get_str(b, &v->path, CR_PATH_MAX));
 		P(vma_check(v, i ? &s->vmas[i - 1] : NULL));
 	}
@@ -482,6 +499,7 @@ int cr_state_read(struct image_reader *rd, struct cr_state *s)
 			return SSI_E_MISSING;
 		if (r < 0)
 			return r;
+		s->sect_crc[i] = rd->crc;
 		r = dec[i](&p, s);
 		if (r == 0 && buf_avail(&p) != 0)
 			r = SSI_E_BADFIELD; /* trailing bytes: not the layout we know */
@@ -531,7 +549,13 @@ void cr_state_print(FILE *f, const struct cr_state *s)
 {
 	fprintf(f, "process:  pid %d comm %s\n", s->pid, s->comm);
 	fprintf(f, "command:  %s\n", s->cmdline);
-	fprintf(f, "exe:      %s\ncwd:      %s\n", s->exe, s->cwd);
+	fprintf(f, "exe:      %s\ncwd:      %s\nnice:     %d umask %03o personality %#x\n", s->exe,
+		s->cwd, s->nice, s->umask, s->personality);
+	int ncpu = 0;
+	for (uint32_t i = 0; i < s->affinity_len; i++)
+		ncpu += __builtin_popcount(s->affinity[i]);
+	fprintf(f, "sched:    policy %u priority %u, allowed on %d CPUs\n", s->sched_policy,
+		s->sched_prio, ncpu);
 	fprintf(f, "taken:    %llu on %s (kernel %s)\n", (unsigned long long)s->time, s->host,
 		s->kernel);
 	fprintf(f, "creds:    uid %u/%u/%u gid %u/%u/%u groups %u capeff %016llx capprm %016llx\n",

@@ -46,6 +46,8 @@ struct cr_vma {
 	uint32_t flags;	     /* CR_VMAF_* */
 	uint32_t kind;	     /* enum cr_vma_kind */
 	uint64_t dumped;     /* bytes of pages in the image for this mapping */
+	uint64_t fsize;	     /* file mappings: size of the file at checkpoint */
+	uint64_t fmtime;     /* file mappings: its mtime, nanoseconds since the epoch */
 	char *path;	     /* file path (owned) or NULL */
 };
 
@@ -96,6 +98,10 @@ struct cr_state {
 	uint64_t clear_child_tid;
 	uint64_t robust_head, robust_len;
 	uint64_t rseq_ptr, rseq_size, rseq_sig; /* rseq_ptr 0: not registered */
+	int32_t nice;				/* -20..19 */
+	uint32_t sched_policy, sched_prio; /* sched_getscheduler, sched_priority */
+	uint8_t *affinity;		   /* sched_getaffinity mask bytes (owned) */
+	uint32_t affinity_len;
 	/* IMG_S_CPU */
 	uint32_t cpuid1_ecx, cpuid1_edx, cpuid7_ebx, cpuid7_ecx, cpuid7_edx;
 	uint64_t xcr0;
@@ -133,6 +139,7 @@ struct cr_state {
 	uint32_t nvmas;
 	struct cr_vma *vmas; /* owned */
 	/* totals filled by the reader of a whole image (show) */
+	uint32_t sect_crc[8]; /* CRC32C of the PROC..VMAS sections as read */
 	uint64_t page_bytes, page_sections;
 };
 

@@ -379,6 +379,9 @@ static int op_on_msg(void *ctx, struct link *l, int peer, const struct wire_msg 
 		return r;
 	}
 	case WIRE_ERROR:
+		if (m->u.error.ref_type < 64 && c->errhandlers[m->u.error.ref_type].fn)
+			return c->errhandlers[m->u.error.ref_type].fn(
+				c->errhandlers[m->u.error.ref_type].ctx, peer, m, reply);
 		log_warn("node %d reports error %d (%s) for %s", peer, m->u.error.code,
 			 m->u.error.text ? m->u.error.text : "",
 			 wire_type_name(m->u.error.ref_type));
@@ -724,9 +727,40 @@ int cluster_on_msg(struct cluster *c, uint16_t type, cluster_msg_fn fn, void *ct
 	return 0;
 }
 
+int cluster_on_error(struct cluster *c, uint16_t ref_type, cluster_msg_fn fn, void *ctx)
+{
+	if (ref_type == 0 || ref_type >= 64 || !fn)
+		return -EINVAL;
+	if (c->errhandlers[ref_type].fn)
+		return -EEXIST;
+	if (c->started)
+		return -EBUSY;
+	c->errhandlers[ref_type].fn = fn;
+	c->errhandlers[ref_type].ctx = ctx;
+	return 0;
+}
+
 int cluster_send(struct cluster *c, int peer, const struct wire_msg *m)
 {
 	return c->links ? link_mgr_send(c->links, peer, m) : -ENOTCONN;
+}
+
+size_t cluster_peers(struct cluster *c, struct cluster_peer *out, size_t cap)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (int id = 1; id <= MEMBER_MAX_ID && id <= GOSSIP_MAX_ID && n < cap; id++) {
+		if (id == c->cfg->id || !c->mem.m[id].present)
+			continue;
+		out[n].id = id;
+		snprintf(out[n].name, sizeof(out[n].name), "%s",
+			 c->gos.e[id].id ? c->gos.e[id].name : "");
+		out[n].state = c->mem.m[id].state;
+		n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 const struct link_ops *cluster_link_ops(struct cluster *c)

@@ -41,8 +41,22 @@ int cluster_ctl_register(struct cluster *c, struct ctl_server *s);
  */
 typedef int (*cluster_msg_fn)(void *ctx, int peer, const struct wire_msg *m, struct buf *reply);
 int cluster_on_msg(struct cluster *c, uint16_t type, cluster_msg_fn fn, void *ctx);
+/* An ERROR frame from a peer whose ref_type is a request type a module sent (e.g. an older
+ * daemon answering -EOPNOTSUPP): fn gets it instead of the log line, so the module can fail
+ * the waiting request at once. Same rules as cluster_on_msg; types < 64. */
+int cluster_on_error(struct cluster *c, uint16_t ref_type, cluster_msg_fn fn, void *ctx);
 /* Send m to node peer on one of its up links. 0, -ENOTCONN, or an encoding error. */
 int cluster_send(struct cluster *c, int peer, const struct wire_msg *m);
+
+/* One node known to membership other than this one (cluster_peers()). */
+struct cluster_peer {
+	int id;	       /* 1..511 */
+	char name[33]; /* from its HELLO or gossip; "" if not known yet */
+	int state;     /* enum member_state (member.h) */
+};
+/* Every node membership holds, this one excluded, into out (at most cap). Returns the count.
+ * Thread-safe (takes the cluster lock briefly). */
+size_t cluster_peers(struct cluster *c, struct cluster_peer *out, size_t cap);
 
 /* Timers of the main loop; each returns ms until it wants to run again. */
 int cluster_sample(struct cluster *c, int64_t now);

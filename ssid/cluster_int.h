@@ -63,7 +63,8 @@ struct cluster {
 	struct {
 		cluster_msg_fn fn; /* set before cluster_start(), read-only after */
 		void *ctx;
-	} handlers[64]; /* by wire type */
+	} handlers[64],		 /* by wire type */
+		errhandlers[64]; /* ERROR frames, by the type they answer */
 };
 
 #endif

@@ -192,6 +192,40 @@ static int handler(void *user, const char *section, const char *key, const char 
 		}
 		return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [timing]%s", key, "");
 	}
+	if (!strcmp(section, "gproc")) {
+		if (strcmp(key, "mount"))
+			return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [gproc]%s", key, "");
+		if (*v && (v[0] != '/' || strlen(v) >= sizeof(p->c->gproc_mount)))
+			return problem(p, SSI_E_BADFIELD,
+				       "mount: '%s' is not an absolute path (or empty to disable)%s",
+				       v, "");
+		strcpy(p->c->gproc_mount, v);
+		return 1;
+	}
+	if (!strcmp(section, "gfs")) { /* the /gfs file service (fsfwd.h) */
+		if (!strcmp(key, "mount")) {
+			if (*v && (v[0] != '/' || strlen(v) >= sizeof(p->c->gfs_mount)))
+				return problem(p, SSI_E_BADFIELD,
+					       "mount: '%s' is not an absolute path (or empty to "
+					       "disable)%s",
+					       v, "");
+			strcpy(p->c->gfs_mount, v);
+			return 1;
+		}
+		if (!strcmp(key, "timeout_ms")) {
+			char *end;
+
+			x = strtol(v, &end, 10);
+			if (!*v || *end || x < 100 || x > 3600000)
+				return problem(p, SSI_E_BADFIELD,
+					       "timeout_ms: '%s' is not a number of ms in "
+					       "100..3600000%s",
+					       v, "");
+			p->c->gfs_timeout_ms = (int)x;
+			return 1;
+		}
+		return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [gfs]%s", key, "");
+	}
 	return problem(p, SSI_E_BADFIELD, "unknown section [%s] (key '%s')", section, key);
 }
 
@@ -212,6 +246,9 @@ static void defaults(struct config *c)
 	c->sample_ms = 250;
 	c->reconnect_min_ms = 200;
 	c->reconnect_max_ms = 5000;
+	strcpy(c->gproc_mount, "/gproc");
+	strcpy(c->gfs_mount, "/gfs");
+	c->gfs_timeout_ms = 10000;
 }
 
 static int absolutize(char *path, size_t cap, const char *base)

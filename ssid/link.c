@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -183,6 +184,8 @@ int link_mgr_accept(struct link_mgr *m, char *err, size_t errlen)
 		link_destroy(l);
 		return -EIO;
 	}
+	/* As for client links (link_session.c): a cut link must not block a write for ever. */
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &m->cfg.down_ms, sizeof(m->cfg.down_ms));
 	l->sockfd = fd;
 	r = start_thread(m, l, link_server_thread);
 	if (r < 0) {

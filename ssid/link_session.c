@@ -11,6 +11,8 @@
 #include "ssid/ssierr.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -67,6 +69,12 @@ static int efd_cb(socket_t fd, int revents, void *userdata)
 
 static void set_sock(struct link *l, int fd)
 {
+	int uto = l->mgr->cfg.down_ms;
+
+	/* Data unacknowledged for down_ms (a cut link) aborts the connection, so a blocking
+	 * write of a big frame cannot hold this thread past the failure time-out. */
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 	pthread_mutex_lock(&l->mgr->lock);
 	l->sockfd = fd;
 	pthread_mutex_unlock(&l->mgr->lock);
@@ -80,16 +88,28 @@ static void set_up(struct link *l, int up, int peer_id)
 	pthread_mutex_unlock(&l->mgr->lock);
 }
 
-/* Write all of b to the channel; 0 or -EIO. */
+/* Write all of b to the channel; 0, -EIO, or -ETIMEDOUT when the peer's window stayed shut
+ * (no byte accepted) for longer than down_ms: a cut link must not hold this thread in a
+ * blocking write for ever (libssh returns 0 after the session time-out and we would retry). */
 static int chan_write_all(struct link *l, struct buf *b)
 {
 	const uint8_t *p = buf_rptr(b);
 	size_t n = buf_avail(b);
+	int64_t stalled = 0;
 
 	while (n) {
 		int w = ssh_channel_write(l->ch, p, n > 65536 ? 65536 : (uint32_t)n);
 		if (w == SSH_ERROR || w < 0)
 			return -EIO;
+		if (w == 0) {
+			int64_t now = now_ms();
+			if (!stalled)
+				stalled = now;
+			else if (now - stalled > l->mgr->cfg.down_ms)
+				return -ETIMEDOUT;
+			continue;
+		}
+		stalled = 0;
 		p += w;
 		n -= (size_t)w;
 		atomic_fetch_add(&l->mgr->bytes_tx, (uint64_t)w);
@@ -191,6 +211,7 @@ static void run(struct link *l, char *reason, size_t cap)
 	struct buf in, out, reply;
 	struct wire_msg m;
 	int64_t start = now_ms(), last_rx = start, last_hb = start;
+	int r;
 
 	buf_init(&in);
 	buf_init(&out);
@@ -238,8 +259,13 @@ static void run(struct link *l, char *reason, size_t cap)
 			encode_count(l, &out, &m);
 			last_hb = now;
 		}
-		if (buf_avail(&out) && chan_write_all(l, &out) < 0) {
-			snprintf(reason, cap, "write: %s", ssh_get_error(l->s));
+		if (buf_avail(&out) && (r = chan_write_all(l, &out)) < 0) {
+			if (r == -ETIMEDOUT)
+				snprintf(reason, cap,
+					 "write stalled for over %d ms (peer window shut)",
+					 mgr->cfg.down_ms);
+			else
+				snprintf(reason, cap, "write: %s", ssh_get_error(l->s));
 			break;
 		}
 		if (now - last_rx > mgr->cfg.down_ms) {

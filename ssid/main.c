@@ -10,9 +10,16 @@
 #include "ssid/cluster.h"
 #include "ssid/config.h"
 #include "ssid/ctl.h"
+#include "ssid/fsfwd.h"
+#include "ssid/fsrv.h"
+#include "ssid/fusesup.h"
 #include "ssid/keys.h"
 #include "ssid/link.h"
 #include "ssid/log.h"
+#include "ssid/mig.h"
+#include "ssid/pending.h"
+#include "ssid/proctab.h"
+#include "ssid/sigsvc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +48,13 @@ static void usage(FILE *f)
 		"      --syslog       log to syslog even in the foreground\n"
 		"  -v, --verbose      debug log lines\n"
 		"  -h, --help         this text\n"
-		"Not yet served here: process table, signals, migration and file requests from\n"
-		"peers (answered with an error until those modules land).\n",
+		"Serves the cluster process table (for gprocfs and gps) and signals to any\n"
+		"process of the cluster (gkill); starts gprocfs on [gproc] mount (default "
+		"/gproc).\n"
+		"Serves this node's files to peers and starts gprocfs --gfs on [gfs] mount\n"
+		"(default /gfs: every node's files, with the caller's rights).\n"
+		"Migration: grun and gmigrate talk to RUN_DIR/mig.sock; MIG_*, STDIO and EXIT\n"
+		"frames from peers (docs/migration-daemon.md).\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -62,8 +74,47 @@ struct daemon {
 	struct link_mgr *links;
 	struct ctl_server *ctl;
 	struct cluster *cl;
+	struct pending *pend;
+	struct proctab *ptab;
+	struct sigsvc *sig;
+	struct fusesup *gproc, *gfs; /* gprocfs on /gproc, gprocfs --gfs on /gfs */
+	struct fsrv *fsrv;	     /* /gfs: this node's files, for peers and for us */
+	struct fsfwd *fsfwd;	     /* /gfs: requests of gprocfs --gfs to their node */
+	struct mig *mig;	     /* migration: grun, gmigrate, MIG_* frames (ssid/mig.h) */
 	int sigfd;
 };
+
+static int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+/* Supervisors for the two FUSE views gprocfs serves: /gproc (the cluster process table, read
+ * from our control socket sock) and /gfs (every node's files, through run_dir/gfs.sock). */
+static int start_views_new(struct daemon *d, const char *sock, char *err, size_t errlen)
+{
+	char gproc_opts[PATH_MAX + 128], gfs_opts[PATH_MAX + 16];
+	int r;
+
+	snprintf(gproc_opts, sizeof(gproc_opts), "source=ssid,sock=%s,node_id=%d,node_name=%s",
+		 sock, d->cfg.id, d->cfg.name);
+	snprintf(gfs_opts, sizeof(gfs_opts), "run_dir=%s", d->cfg.run_dir);
+	r = fusesup_new(&d->gproc,
+			&(struct fusesup_spec){.what = "/gproc",
+					       .mount = d->cfg.gproc_mount,
+					       .fsname = "gprocfs",
+					       .opts = gproc_opts},
+			err, errlen);
+	if (r == 0)
+		r = fusesup_new(&d->gfs,
+				&(struct fusesup_spec){.what = "/gfs",
+						       .mode = "--gfs",
+						       .mount = d->cfg.gfs_mount,
+						       .fsname = "gfs",
+						       .opts = gfs_opts},
+				err, errlen);
+	return r;
+}
 
 static int start(struct daemon *d, char *err, size_t errlen)
 {
@@ -104,17 +155,54 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	r = cluster_ctl_register(d->cl, d->ctl);
+	if (r == 0)
+		r = pending_new(&d->pend);
+	if (r == 0)
+		r = proctab_new(&d->ptab, d->cl, &d->cfg, d->pend, "/proc");
+	if (r == 0)
+		r = proctab_register(d->ptab, d->ctl);
+	if (r == 0)
+		r = sigsvc_new(&d->sig, d->cl, d->pend, d->cfg.id);
+	if (r == 0)
+		r = sigsvc_register(d->sig, d->ctl);
 	if (r < 0) {
 		snprintf(err, errlen, "control requests: %s", strerror(-r));
 		return r;
 	}
+	r = start_views_new(d, sock, err, errlen);
+	if (r < 0)
+		return r;
+	r = fsrv_new(&d->fsrv, d->cl, 4, err, errlen);
+	if (r == 0)
+		r = fsfwd_new(&d->fsfwd, d->cl, d->fsrv, d->cfg.id, d->cfg.run_dir,
+			      d->cfg.gfs_timeout_ms, err, errlen);
+	if (r < 0)
+		return r;
+	r = mig_new(&d->mig, d->cl, &d->cfg, err, errlen);
+	if (r < 0)
+		return r;
 	cluster_start(d->cl, d->links);
-	return 0;
+	/* gprocfs asks for its first table at once: the main loop answers it. */
+	r = fusesup_start(d->gproc, cluster_mono_ms(), err, errlen);
+	if (r == 0)
+		r = fusesup_start(d->gfs, cluster_mono_ms(), err, errlen);
+	return r;
 }
 
 static void stop(struct daemon *d)
 {
+	fusesup_free(d->gproc); /* unmount /gproc first: nothing reads it once we are gone */
+	fusesup_free(d->gfs);	/* and /gfs, before its forwarder stops answering */
+	fsfwd_stop(d->fsfwd);	/* unmounts /gfs; it and fsrv send through the links */
+	fsrv_stop(d->fsrv);
+	mig_stop(d->mig);
 	link_mgr_free(d->links); /* joins every link thread first: they call into the cluster */
+	mig_free(d->mig);
+	fsrv_free(d->fsrv);
+	fsfwd_free(d->fsfwd);
+	proctab_free(d->ptab);
+	sigsvc_free(d->sig);
+	pending_free(d->pend);
 	cluster_free(d->cl);
 	ctl_server_free(d->ctl);
 	db_close(d->db);
@@ -191,7 +279,7 @@ static int next_ms(int64_t due, int64_t now)
 static void loop(struct daemon *d)
 {
 	int64_t now = cluster_mono_ms(), t_sample = now, t_gossip = now + d->cfg.gossip_ms,
-		t_tick = now;
+		t_tick = now, t_gproc = now;
 	struct pollfd p[3] = {
 		{.fd = link_mgr_listen_fd(d->links), .events = POLLIN},
 		{.fd = ctl_server_fd(d->ctl), .events = POLLIN},
@@ -209,12 +297,17 @@ static void loop(struct daemon *d)
 			t_gossip = now + cluster_gossip(d->cl, now);
 		if (now >= t_tick)
 			t_tick = now + cluster_tick(d->cl, now);
+		if (now >= t_gproc)
+			t_gproc = now +
+				  min_int(fusesup_tick(d->gproc, now), fusesup_tick(d->gfs, now));
 		now = cluster_mono_ms();
 		tmo = next_ms(t_sample, now);
 		if (next_ms(t_gossip, now) < tmo)
 			tmo = next_ms(t_gossip, now);
 		if (next_ms(t_tick, now) < tmo)
 			tmo = next_ms(t_tick, now);
+		if (next_ms(t_gproc, now) < tmo)
+			tmo = next_ms(t_gproc, now);
 		if (poll(p, 3, tmo) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -112,6 +112,11 @@ enum wire_file_op {
 	WIRE_FOP_CHMOD,	   /* path, mode */
 	WIRE_FOP_ACCESS,   /* path, mode */
 	WIRE_FOP_SYMLINK,  /* path2 (target) -> path */
+	/* Numbers from 64 on: the /gfs file service's later ops (argument use: ssid/fsmsg.h). */
+	WIRE_FOP_CHOWN = 64,   /* path; data = u32 uid, u32 gid */
+	WIRE_FOP_UTIMENS = 65, /* path or fh; data = atime, mtime */
+	WIRE_FOP_FSYNC = 66,   /* fh; flags = 1 for fdatasync */
+	WIRE_FOP_STATFS = 67,  /* path -> data */
 };
 
 /* --- message bodies. Integers are host values; the codec range-checks them against the C

@@ -75,7 +75,7 @@ Environment:
                 the same path, e.g. the project tree for the tests' programs
 Files: STATE/nodeK/{etc,lib,run,tmp,home} are the node's /etc/ssid, /var/lib/ssid, /run/ssid,
 /tmp, /home; STATE/nodeK/ssid.log its daemon log; STATE/nodeK/init.log its init's messages.
-Not there yet: /gproc and /gfs are empty mount points until ssid mounts gprocfs there.
+Each node's ssid mounts gprocfs on the node's own /gproc (and /gfs when configured).
 EOF
 }
 
@@ -559,7 +559,7 @@ cmd_up() {
 	mkdir -p $RUNREC && echo "$LAB" >"$RUNREC/$NAME.dir"
 	# Host directories every node sees at their own path (the project tree, so tests can run
 	# build/tests/... inside nodes even when the tree lives under /tmp or /home).
-	local share d
+	local share="" d
 	for d in ${SSI_TOP:-} ${SSI_LAB_SHARE:+${SSI_LAB_SHARE//:/ }}; do
 		[ -d "$d" ] && share+="$(readlink -f "$d")"$'\n'
 	done

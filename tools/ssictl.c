@@ -1,10 +1,12 @@
 /*
- * ssictl - control the local ssid: status, nodes, events; make the node key; trust a peer.
+ * ssictl - control the local ssid: status, nodes, events, migration history; make the node
+ * key; trust a peer.
  * checkpoint, restore and image are dispatched to tools/lib/ctl_cr.c.
  *
  * status/nodes/events ask the daemon over run_dir/ssid.sock (client.h); keygen and trust
  * work on the files named in the config and need no daemon. Exit: 0 ok, 1 failure, 2 usage.
  */
+#include "db/db.h"
 #include "ssid/client.h"
 #include "ssid/config.h"
 #include "ssid/ctl.h"
@@ -34,6 +36,10 @@ static void usage(FILE *f)
 		"  keygen [--force]        make the ed25519 node key named in the config (and "
 		".pub)\n"
 		"  trust NAME PUBKEYFILE   let node NAME log in and pin its host key\n"
+		"  history [--json] [-n N] [GPID]  the last N (default 50) migrations this node\n"
+		"                          coordinated (as home): gpid, from, to, start, freeze/\n"
+		"                          transfer/restore ms, bytes, outcome, error (reads the\n"
+		"                          database directly: root)\n"
 		"  checkpoint | restore | image ...   see below\n"
 		"Options: -c CONF  config file (default $SSID_CONF or %s); -h, --help.\n\n%s\n",
 		CONFIG_DEFAULT_PATH, ctl_cr_usage());
@@ -274,6 +280,101 @@ static int cmd_events(int argc, char **argv)
 	return 0;
 }
 
+static void ms_col(int64_t v)
+{
+	if (v < 0)
+		printf(" %8s", "-");
+	else
+		printf(" %8lld", (long long)v);
+}
+
+static int cmd_history(int argc, char **argv)
+{
+	struct db_mig *v = NULL;
+	struct config c;
+	struct db *db;
+	unsigned long lim = 50, gpid = 0;
+	char path[PATH_MAX + 16], err[1024];
+	size_t n = 0;
+	int json = 0, r;
+
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			lim = strtoul(argv[++i], &end, 10);
+			if (*end || lim == 0 || lim > 100000) {
+				fprintf(stderr, "ssictl history: -n wants 1..100000\n");
+				return 2;
+			}
+		} else if (argv[i][0] != '-' && !gpid) {
+			gpid = strtoul(argv[i], &end, 10);
+			if (*end || !gpid || gpid > 0xffffffffUL) {
+				fprintf(stderr, "ssictl history: '%s' is not a gpid\n", argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr,
+				"ssictl history: unknown option '%s' (--json, -n N, GPID)\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	if (load_conf(&c) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/ssid.db", c.state_dir);
+	config_free(&c);
+	if (db_open(&db, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ssictl history: %s\n", err);
+		return 1;
+	}
+	r = db_mig_list(db, (uint32_t)gpid, lim, &v, &n);
+	if (r < 0)
+		fprintf(stderr, "ssictl history: %s\n", db_errmsg(db));
+	db_close(db);
+	if (r < 0)
+		return 1;
+	if (json)
+		printf("[");
+	else
+		printf("%-23s %10s %4s %4s %8s %8s %8s %10s %-8s %s\n", "START", "GPID", "FROM",
+		       "TO", "FREEZE", "XFER", "RESTORE", "BYTES", "OUTCOME", "ERROR");
+	for (size_t i = 0; i < n; i++) {
+		const struct db_mig *g = &v[i];
+		if (json) {
+			printf("%s\n  {\"id\": %lld, \"gpid\": %u, \"from\": %d, \"to\": %d, "
+			       "\"start_ms\": %lld, \"end_ms\": %lld, \"freeze_ms\": %lld, "
+			       "\"transfer_ms\": %lld, \"restore_ms\": %lld, \"bytes\": %llu, "
+			       "\"outcome\": \"%s\", \"error\": ",
+			       i ? "," : "", (long long)g->id, g->gpid, g->from_node, g->to_node,
+			       (long long)g->start_ms, (long long)g->end_ms,
+			       (long long)g->freeze_ms, (long long)g->transfer_ms,
+			       (long long)g->restore_ms, (unsigned long long)g->bytes,
+			       db_mig_outcome_str(g->outcome));
+			json_str(g->error);
+			printf("}");
+			continue;
+		}
+		time_t t = (time_t)(g->start_ms / 1000);
+		struct tm tm;
+		char ts[32];
+		localtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+		printf("%s.%03lld %10u %4d %4d", ts, (long long)(g->start_ms % 1000), g->gpid,
+		       g->from_node, g->to_node);
+		ms_col(g->freeze_ms);
+		ms_col(g->transfer_ms);
+		ms_col(g->restore_ms);
+		printf(" %10llu %-8s %s\n", (unsigned long long)g->bytes,
+		       db_mig_outcome_str(g->outcome), g->error);
+	}
+	if (json)
+		printf("%s]\n", n ? "\n" : "");
+	free(v);
+	return 0;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
 	struct config c;
@@ -352,7 +453,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"status", cmd_status},	  {"nodes", cmd_nodes},	  {"events", cmd_events},
 		{"keygen", cmd_keygen},	  {"trust", cmd_trust},	  {"checkpoint", ctl_cr_main},
-		{"restore", ctl_cr_main}, {"image", ctl_cr_main},
+		{"restore", ctl_cr_main}, {"image", ctl_cr_main}, {"history", cmd_history},
 	};
 	int i = 1;
 

@@ -53,6 +53,10 @@ conf() { # conf ID PEER_IDS...
 		echo "suspect_ms = 1000"
 		echo "down_ms = 3000"
 		echo "gossip_ms = 500"
+		echo "[gproc]"
+		echo "mount =" # four daemons share this host's mount namespace: no /gproc here
+		echo "[gfs]"
+		echo "mount =" # nor /gfs
 	} >"$work/n$i/ssid.conf"
 }
 C() { local i=$1; shift; "$bin/ssictl" -c "$work/n$i/ssid.conf" "$@"; }

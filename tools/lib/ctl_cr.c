@@ -33,8 +33,9 @@ static const char usage[] =
 	"    this command's fds 0-2. --wait: wait for it and exit with its exit status.\n"
 	"ssictl image show FILE | image verify FILE\n"
 	"    Print the process, memory map, files, sizes and section checksums; or only check.\n"
-	"Single-threaded x86_64 processes only; threads, sockets, pipes above fd 2 and other\n"
-	"descriptor kinds are refused (see ssictl-checkpoint(8)).\n";
+	"Single-threaded x86_64 processes only; threads, children, sockets, pipes above fd 2\n"
+	"(unless both ends are its own), other descriptor kinds, POSIX timers and locked\n"
+	"memory are refused, all listed at once (see ssictl-checkpoint(8)).\n";
 
 const char *ctl_cr_usage(void)
 {
@@ -249,7 +250,12 @@ static int cmd_image(int argc, char **argv)
 	if (r == 0 && show) {
 		printf("image:    %s, format version %u\n", argv[2], rd.version);
 		cr_state_print(stdout, &s);
+		printf("sections:");
+		for (uint32_t t = IMG_S_PROC; t <= IMG_S_VMAS; t++)
+			printf(" %s %08x", image_sect_name(t), s.sect_crc[t - 1]);
+		printf("\n");
 	}
+	uint32_t pages_crc = 0; /* CRC32C over the page sections' checksums, for comparing */
 	while (r == 0) {
 		struct buf p;
 		uint32_t t;
@@ -263,15 +269,20 @@ static int cmd_image(int argc, char **argv)
 				break;
 			}
 			r = cr_pages_parse(&s, &p, &addr, &d, &n);
+			uint8_t c[4] = {(uint8_t)(rd.crc >> 24), (uint8_t)(rd.crc >> 16),
+					(uint8_t)(rd.crc >> 8), (uint8_t)rd.crc};
+			pages_crc = image_crc32c(pages_crc, c, 4);
 			s.page_bytes += n;
 			s.page_sections++;
 		}
 	}
 	if (r == 1 && show)
 		printf("stream:   %llu sections, %llu payload bytes, %llu page sections with %llu "
-		       "KiB, all CRC32C checksums good, complete\n",
+		       "KiB (checksum of their checksums %08x); every CRC32C good, END matches: "
+		       "complete\n",
 		       (unsigned long long)rd.nsect + 1, (unsigned long long)rd.bytes,
-		       (unsigned long long)s.page_sections, (unsigned long long)s.page_bytes >> 10);
+		       (unsigned long long)s.page_sections, (unsigned long long)s.page_bytes >> 10,
+		       pages_crc);
 	if (r == 1 && !show)
 		printf("%s: good image of pid %d (%llu bytes)\n", argv[2], s.pid,
 		       (unsigned long long)rd.offset);

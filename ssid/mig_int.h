@@ -1,0 +1,201 @@
+/*
+ * mig_int.h - inside of the migration module, shared by mig.c (loop, sockets, process table,
+ * stdio relay), mig_proto.c (migproto machines and their actions) and mig_stream.c (image
+ * stream, restore worker). Not for other modules: use mig.h.
+ *
+ * Threads: everything here except the event queue and the sink table is touched only by
+ * the coordinator thread. Link threads and stream threads post events (mig_post) and write
+ * image chunks into sinks (mig_sink_*), both under m->qlock.
+ */
+#ifndef SSI_MIG_INT_H
+#define SSI_MIG_INT_H
+
+#include "db/db.h"
+#include "migrate/dump.h"
+#include "migrate/fault.h"
+#include "migrate/migproto.h"
+#include "ssid/mig.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MIG_MAX_CLIENTS	  128
+#define MIG_MAX_PROCS	  256
+#define MIG_MAX_MACH	  64
+#define MIG_MAX_SINKS	  16
+#define MIG_STATS_STREAM  3 /* STDIO stream: "mig_id freeze transfer restore bytes" -> home */
+#define MIG_SIGNAL_STREAM 4 /* STDIO stream: u32 signo, home -> the node holding it */
+
+enum mig_evk {
+	EVK_WIRE = 1, /* a MIG_*, STDIO, EXIT or SIGNAL frame from a peer (or from ourselves) */
+	EVK_PROTO,    /* a local migproto event (stream thread, worker) for mig_id/role */
+};
+
+struct mig_ev {
+	struct mig_ev *next;
+	int kind;
+	int peer;
+	/* EVK_WIRE */
+	uint16_t type;
+	uint32_t reqid;
+	struct wire_mig_offer offer; /* MIG_OFFER */
+	uint64_t mig_id;
+	int32_t err;
+	uint32_t pid;
+	uint32_t gpid, signo, uid; /* STDIO, EXIT, SIGNAL */
+	uint8_t stream, eof;
+	int32_t status;
+	uint8_t *data; /* STDIO data (malloc'd) */
+	size_t len;
+	char reason[MIGPROTO_REASON_MAX];
+	/* EVK_PROTO */
+	int role;
+	int pev; /* enum migproto_ev */
+	struct dump_stats dst;
+	double first_ms, last_ms; /* stream: when the first / last chunk went out */
+	uint64_t bytes;
+	int killed; /* stream end: the engine killed the process (complete image) */
+	int img_fd; /* stream end: a memfd with the whole image, or -1 (taken by the receiver) */
+};
+
+enum proc_kind {
+	P_CHILD = 1, /* a child of the deputy on this (home) node: its own stdio */
+	P_RESTORED,  /* restored here by a worker: stdio are pipes relayed to the deputy */
+	P_REMOTE,    /* home record only: runs on node `where` */
+};
+
+struct proc {
+	int used;
+	uint32_t gpid;
+	uint32_t uid;
+	int home, where; /* node ids */
+	int kind;
+	pid_t pid;     /* local pid (P_CHILD, P_RESTORED) */
+	int deputy;    /* client index (home), -1 if none or gone */
+	uint64_t mig;  /* migration in flight, 0 if none */
+	int src_dead;  /* the source copy was killed by the dump */
+	uint64_t sigq; /* signals held while a migration is in flight */
+	char comm[64];
+	/* P_RESTORED: the worker and its pipes */
+	pid_t wpid;
+	int st_fd, ctl_fd, in_fd, out_fd, err_fd;
+	int resumed;
+	int exited, status; /* worker reported the process's end */
+	struct buf st_in;   /* partial status lines */
+};
+
+struct mach {
+	int used;
+	struct migproto p;
+	int requester; /* home: gmigrate client index, -1 if none */
+	int64_t db_id; /* home: history row */
+	int64_t t0;    /* home: wall ms at request */
+	double t0_mono;
+	uint32_t pid; /* dst: restored pid; src: local pid */
+	uint32_t uid, gid;
+	char comm[64];
+	/* source stream */
+	pthread_t th;
+	int th_started;
+	volatile int cancel;
+	int rfd;	   /* read end the stream thread reads (closed on cancel) */
+	int dump_killed;   /* the checkpoint killed the process: only the image is left */
+	int img_fd;	   /* source: a copy of the whole image (memfd), -1 if none */
+	int thaw_pending;  /* source: THAW asked while the stream thread still ran */
+	int thawed;	   /* source: the move is abandoned and that was handled */
+	unsigned dead_fed; /* NODE_DEAD given for src (1), dst (2), home (4) */
+	int stalled;	   /* a stall fault hit: this side takes no further action */
+	/* statistics, merged at home */
+	int64_t freeze_ms, transfer_ms, restore_ms;
+	uint64_t bytes;
+	int reported;
+};
+
+struct client {
+	int fd; /* -1 = free slot */
+	uid_t uid;
+	pid_t pid;
+	uint32_t gpid; /* deputy of this process, 0 if none */
+	struct buf in, out;
+};
+
+struct sink {
+	uint64_t mig_id;
+	int fd; /* write end of the restore worker's image pipe, -1 free */
+	uint64_t next_seq;
+};
+
+struct mig {
+	struct cluster *c;
+	const struct config *cfg;
+	int self;
+	struct db *db;
+	int lfd;  /* mig.sock */
+	int evfd; /* eventfd: wake the loop */
+	pthread_t th;
+	int running;
+	volatile int stopping;
+	pthread_mutex_t qlock;
+	struct mig_ev *qhead, *qtail;	  /* qlock */
+	struct sink sinks[MIG_MAX_SINKS]; /* qlock */
+	char sock_path[4200];
+	struct client cl[MIG_MAX_CLIENTS];
+	struct proc procs[MIG_MAX_PROCS];
+	struct mach mach[MIG_MAX_MACH];
+	pthread_mutex_t elock;		      /* over the snapshot below */
+	struct mig_entry ents[MIG_MAX_PROCS]; /* elock: for mig_entries() */
+	size_t nents;
+	uint32_t seq;
+};
+
+/* mig.c */
+void mig_post(struct mig *m, struct mig_ev *ev); /* takes ev (malloc'd) */
+struct proc *mig_proc(struct mig *m, uint32_t gpid);
+struct proc *mig_proc_new(struct mig *m, uint32_t gpid);
+void mig_proc_drop(struct mig *m, struct proc *p);
+void mig_proc_detach_worker(struct proc *p); /* forget the worker and pipes of a copy gone */
+/* mig_client.c */
+void mig_client_accept(struct mig *m);
+void mig_client_read(struct mig *m, int ci); /* may close the client */
+void mig_client_flush(struct mig *m, int ci);
+void mig_client_send(struct mig *m, int ci, uint16_t type, struct buf *body);
+void mig_send_stdin(struct mig *m, struct proc *p, uint8_t eof, const uint8_t *d, size_t n);
+/* EXIT to p's deputy, forget p; WHERE to its deputy; a signal wherever p runs (held while
+ * it moves). */
+void mig_deputy_exit(struct mig *m, struct proc *p, int status, const char *text);
+void mig_deputy_where(struct mig *m, struct proc *p);
+void mig_deliver_signal(struct mig *m, struct proc *p, int signo);
+
+/* mig.c */
+double mig_now_ms(void);
+void mig_relay_drain(struct mig *m, struct proc *p); /* send what is in its pipes now */
+void mig_proc_exited(struct mig *m, struct proc *p); /* EXIT to home once output is out */
+
+/* mig_proto.c */
+struct mach *mig_mach_find(struct mig *m, uint64_t id, int role);
+void mig_proto_wire(struct mig *m, struct mig_ev *ev);	/* a MIG_* frame */
+void mig_proto_local(struct mig *m, struct mig_ev *ev); /* an EVK_PROTO event */
+void mig_proto_timers(struct mig *m, int *tmo_ms);
+void mig_proto_nodes(struct mig *m); /* membership check, about once a second */
+enum fault_action mig_fault(const char *point, const char *role); /* crash: exits */
+int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen);
+void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line);
+void mig_proto_stats(struct mig *m, const struct mig_ev *ev);
+void mig_proto_free(struct mig *m);
+void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, const char *why);
+
+/* mig_stream.c */
+void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4))); /* a step line for h's gmigrate */
+/* Timings of one side (-1 unknown) to the home's machine (local, or STDIO stream 3). */
+void mig_send_stats(struct mig *m, struct mach *k, int64_t fr, int64_t tr, int64_t rs,
+		    uint64_t bytes);
+int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
+void mig_sink_close(struct mig *m, uint64_t id);
+void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */
+/* RESTORE: fork the worker for p; the image comes from a sink fed by MIG_STREAM chunks
+ * (image_fd -1) or from image_fd (a kept copy; the caller keeps its own descriptor). */
+int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
+
+#endif

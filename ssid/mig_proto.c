@@ -1,0 +1,859 @@
+/*
+ * mig_proto.c - the daemon side of the migration protocol: one migrate/migproto.h machine
+ * per migration per role on this node, the actions they ask for (wire sends, the durable
+ * commit record, reports; checkpoint, stream and restore are started in mig_stream.c), and
+ * time-outs.
+ *
+ * Routing: a MIG_* frame's request id carries the sender's and the receiver's role
+ * (from << 8 | to), since home may share a node with the source or the destination. A
+ * MIG_OFFER sent by the home to the source (to = SOURCE) is the request "start moving gpid"
+ * (gmigrate runs at the home). Sends to this node are posted to our own queue.
+ * Engine gap: dump.h has no "leave frozen", so the source checkpoints with DUMP_KILL: from
+ * the end of the image on, the only copy is the image at the destination (see
+ * docs/migration-daemon.md); a decision to abort after that reports the process lost.
+ */
+#include "migrate/deputy.h"
+#include "migrate/fault.h"
+#include "ssid/client.h"
+#include "ssid/ctl.h"
+#include "ssid/log.h"
+#include "ssid/mig_int.h"
+#include "ssid/ssierr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)cluster_mono_ms();
+}
+
+struct mach *mig_mach_find(struct mig *m, uint64_t id, int role)
+{
+	for (int i = 0; i < MIG_MAX_MACH; i++)
+		if (m->mach[i].used && m->mach[i].p.mig_id == id && (int)m->mach[i].p.role == role)
+			return &m->mach[i];
+	return NULL;
+}
+
+static struct mach *mach_new(struct mig *m, int role, const struct migproto_params *pp)
+{
+	for (int i = 0; i < MIG_MAX_MACH; i++) {
+		struct mach *k = &m->mach[i];
+		if (k->used)
+			continue;
+		memset(k, 0, sizeof(*k));
+		if (migproto_init(&k->p, (enum migproto_role)role, pp, now_ms()) < 0)
+			return NULL;
+		k->used = 1;
+		k->requester = -1;
+		k->rfd = -1;
+		k->img_fd = -1;
+		k->freeze_ms = k->transfer_ms = k->restore_ms = -1;
+		return k;
+	}
+	return NULL;
+}
+
+static void step(struct mig *m, struct mach *k, struct migproto_event *ev);
+static void source_thaw(struct mig *m, struct mach *k);
+
+/* A fault-injection point of the daemon (migrate/fault.h; tests only): "mig.<step>" for the
+ * role ("src", "dst", "home"). crash: the daemon exits at once (ssi-lab crash takes the
+ * rest of the node); the caller handles fail and stall. */
+enum fault_action mig_fault(const char *point, const char *role)
+{
+	enum fault_action a = fault_for_role(fault_hit(point), role);
+
+	if (a == FAULT_CRASH) {
+		log_err("fault %s: crashing", point);
+		_exit(70);
+	}
+	if (a != FAULT_NONE)
+		log_warn("fault %s: %s", point, fault_action_name(a));
+	return a;
+}
+
+void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, const char *why)
+{
+	struct mig_ev *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return;
+	ev->kind = EVK_PROTO;
+	ev->mig_id = id;
+	ev->role = role;
+	ev->pev = pev;
+	ev->img_fd = -1;
+	ev->err = err;
+	snprintf(ev->reason, sizeof(ev->reason), "%s", why ? why : "");
+	mig_post(m, ev);
+}
+
+void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
+{
+	struct mach *k = p->mig ? mig_mach_find(m, p->mig, MIGPROTO_DEST) : NULL;
+
+	if (line[0] == 'R' && !k) { /* restored here again from a kept image: runs already */
+		p->pid = atoi(line + 2);
+		log_info("gpid %u runs here again as pid %d", p->gpid, p->pid);
+	} else if (line[0] == 'R') {
+		int pid = 0, pidns = 0;
+		double ms = 0;
+		if (sscanf(line + 1, "%d %lf %d", &pid, &ms, &pidns) < 2)
+			return;
+		p->pid = pid;
+		k->pid = (uint32_t)pid;
+		k->restore_ms = (int64_t)ms;
+		log_info("gpid %u restored as pid %d in %.0f ms%s (held until the commit)", p->gpid,
+			 pid, ms, pidns ? " in a new PID namespace" : "");
+		mig_send_stats(m, k, -1, -1, (int64_t)ms, 0);
+		struct migproto_event ev = {.type = MIGPROTO_EV_RESTORED};
+		enum fault_action f = mig_fault("mig.before_ready", "dst");
+		if (f == FAULT_STALL) {
+			k->stalled = 1; /* never votes: the others' time-outs must decide */
+			return;
+		}
+		if (f != FAULT_NONE) {
+			ev.type = MIGPROTO_EV_RESTORE_FAILED;
+			ev.err = -EIO;
+			ev.reason = "fault injected at mig.before_ready";
+		}
+		step(m, k, &ev);
+	} else if (line[0] == 'F') {
+		if (k && !p->resumed && !p->pid) {
+			struct migproto_event ev = {.type = MIGPROTO_EV_RESTORE_FAILED,
+						    .err = -EIO,
+						    .reason =
+							    line[1] ? line + 2 : "restore failed"};
+			log_warn("gpid %u: restore failed: %s", p->gpid, ev.reason);
+			step(m, k, &ev);
+		} else {
+			if (!p->pid)
+				log_warn("gpid %u: restore here failed: %s", p->gpid,
+					 line[1] ? line + 2 : "?");
+			p->exited = 1;
+			p->status = SIGKILL;
+		}
+	} else if (line[0] == 'X') {
+		p->exited = 1;
+		p->status = atoi(line + 1);
+		if (p->mig)
+			p->src_dead = 1; /* killed by the checkpoint as it leaves */
+		mig_proc_exited(m, p);
+	}
+}
+
+/* ------------------------------------------------------------------ actions */
+
+static void send_msg(struct mig *m, struct mach *k, const struct migproto_action *a)
+{
+	struct wire_msg w;
+	uint64_t id = k->p.mig_id;
+	uint32_t reqid = (uint32_t)k->p.role << 8 | (uint32_t)a->to_role;
+
+	if (a->msg == MIGPROTO_QUERY) {
+		log_debug("migration %llx: QUERY to node %d not sent (no wire type yet)",
+			  (unsigned long long)id, a->to);
+		return;
+	}
+	wire_msg_init(&w, (uint16_t)a->msg, reqid);
+	switch (a->msg) {
+	case MIGPROTO_OFFER:
+		w.u.mig_offer = (struct wire_mig_offer){.mig_id = id,
+							.gpid = k->p.gpid,
+							.src = k->p.src,
+							.dst = k->p.dst,
+							.home = k->p.home,
+							.uid = k->uid,
+							.gid = k->gid};
+		snprintf(w.u.mig_offer.comm, sizeof(w.u.mig_offer.comm), "%s", k->comm);
+		break;
+	case MIGPROTO_ACCEPT:
+		w.u.mig_accept.mig_id = id;
+		break;
+	case MIGPROTO_REFUSE:
+		w.u.mig_refuse = (struct wire_mig_refuse){
+			.mig_id = id, .err = a->err ? a->err : -EPERM, .reason = a->reason};
+		break;
+	case MIGPROTO_READY:
+		w.u.mig_ready = (struct wire_mig_ready){.mig_id = id, .pid = k->pid};
+		break;
+	case MIGPROTO_COMMIT:
+		w.u.mig_commit.mig_id = id;
+		break;
+	case MIGPROTO_ABORT:
+		w.u.mig_abort =
+			(struct wire_mig_abort){.mig_id = id, .err = a->err, .reason = a->reason};
+		break;
+	case MIGPROTO_DONE:
+		w.u.mig_done.mig_id = id;
+		break;
+	default:
+		return;
+	}
+	if (a->to == m->self) {
+		struct mig_ev *ev = calloc(1, sizeof(*ev));
+		if (!ev)
+			return;
+		ev->kind = EVK_WIRE;
+		ev->peer = m->self;
+		ev->type = w.type;
+		ev->reqid = reqid;
+		ev->mig_id = id;
+		ev->err = a->err;
+		ev->pid = k->pid;
+		if (a->msg == MIGPROTO_OFFER)
+			ev->offer = w.u.mig_offer;
+		snprintf(ev->reason, sizeof(ev->reason), "%s", a->reason ? a->reason : "");
+		mig_post(m, ev);
+		return;
+	}
+	int e = cluster_send(m->c, a->to, &w);
+	if (e < 0)
+		log_warn("migration %llx: %s to node %d: %s", (unsigned long long)id,
+			 migproto_msg_name(a->msg), a->to, ssierr_str(e));
+}
+
+static void deliver_held(struct mig *m, struct proc *p)
+{
+	uint64_t q = p->sigq;
+	p->sigq = 0;
+	for (int s = 1; s < 64; s++)
+		if (q & 1ull << s)
+			mig_deliver_signal(m, p, s);
+}
+
+/* Home: the migration ended (moved, failed or lost): history, requester, deputy. */
+static void home_finish(struct mig *m, struct mach *k, int outcome, int err, const char *why)
+{
+	struct proc *p = mig_proc(m, k->p.gpid);
+	struct db_mig r = {.id = k->db_id,
+			   .end_ms = cluster_wall_ms(),
+			   .freeze_ms = k->freeze_ms,
+			   .transfer_ms = k->transfer_ms,
+			   .restore_ms = k->restore_ms,
+			   .bytes = k->bytes,
+			   .outcome = outcome};
+	struct deputy_result res = {.err = err,
+				    .from = k->p.src,
+				    .to = k->p.dst,
+				    .mig_id = k->p.mig_id,
+				    .bytes = k->bytes,
+				    .freeze_ms = k->freeze_ms,
+				    .transfer_ms = k->transfer_ms,
+				    .restore_ms = k->restore_ms,
+				    .total_ms = (int64_t)(mig_now_ms() - k->t0_mono)};
+
+	if (k->reported)
+		return;
+	k->reported = 1;
+	snprintf(r.error, sizeof(r.error), "%s", why ? why : "");
+	snprintf(res.text, sizeof(res.text), "%s", why ? why : "");
+	if (k->db_id > 0 && db_mig_finish(m->db, &r) < 0)
+		log_warn("migration %llx: history: %s", (unsigned long long)k->p.mig_id,
+			 db_errmsg(m->db));
+	struct buf b;
+	buf_init(&b);
+	deputy_result_put(&b, &res);
+	mig_client_send(m, k->requester, DEPUTY_RESULT, &b);
+	buf_free(&b);
+	log_info("migration %llx of gpid %u %d -> %d: %s%s%s", (unsigned long long)k->p.mig_id,
+		 k->p.gpid, k->p.src, k->p.dst, db_mig_outcome_str(outcome), why ? ": " : "",
+		 why ? why : "");
+	if (!p || outcome == DB_MIG_OK)
+		return;
+	if (outcome == DB_MIG_LOST) {
+		mig_deputy_exit(m, p, SIGKILL,
+				"the process was lost during its migration (the node holding "
+				"its only copy failed)");
+		return;
+	}
+	/* Failed: the source decides what runs (source_thaw); here only when it is elsewhere. */
+	if (p->mig != k->p.mig_id || k->p.src == m->self)
+		return;
+	p->mig = 0;
+	deliver_held(m, p);
+}
+
+/* Source: the move is abandoned; the process must run here again. The engine either left
+ * it running (nothing to do), or killed it after a complete image (DUMP_KILL): then it is
+ * restored here from the kept copy of the image, or reported lost if there is none. */
+static void source_thaw(struct mig *m, struct mach *k)
+{
+	struct proc *p = mig_proc(m, k->p.gpid);
+
+	k->cancel = 1;
+	if (k->thawed)
+		return;
+	if (k->th_started) { /* the stream thread has the last word on what happened */
+		k->thaw_pending = 1;
+		return;
+	}
+	k->thawed = 1;
+	if (!p || p->mig != k->p.mig_id)
+		goto out;
+	p->mig = 0;
+	if (!k->dump_killed) {
+		if (p->src_dead && p->kind == P_CHILD) /* it ended on its own meanwhile */
+			mig_deputy_exit(m, p, p->status, NULL);
+		else
+			deliver_held(m, p);
+		goto out;
+	}
+	if (k->img_fd >= 0 && lseek(k->img_fd, 0, SEEK_SET) == 0) {
+		if (p->kind == P_RESTORED)
+			mig_proc_detach_worker(p); /* the worker of the copy the checkpoint ended */
+		int e = mig_worker_spawn(m, p, k->p.mig_id, k->img_fd);
+		if (e == 0 && write(p->ctl_fd, "C", 1) == 1) {
+			p->kind = P_RESTORED;
+			p->where = m->self;
+			p->resumed = 1;
+			p->src_dead = 0;
+			log_info("gpid %u: move %llx abandoned after the checkpoint; restored here "
+				 "from the kept image",
+				 p->gpid, (unsigned long long)k->p.mig_id);
+			if (p->home == m->self) {
+				mig_deputy_where(m, p);
+				deliver_held(m, p);
+			}
+			goto out;
+		}
+		log_warn("gpid %u: restoring it here again: %s", p->gpid, ssierr_str(e));
+	}
+	if (p->home == m->self) {
+		mig_deputy_exit(
+			m, p, SIGKILL,
+			"the process was lost: its move failed after the checkpoint ended it "
+			"and no copy of its image is left");
+	} else {
+		p->exited = 1;
+		p->status = SIGKILL;
+		mig_proc_exited(m, p);
+	}
+out:
+	if (k->img_fd >= 0) {
+		close(k->img_fd);
+		k->img_fd = -1;
+	}
+}
+
+static void report(struct mig *m, struct mach *k, const struct migproto_action *a)
+{
+	static const int out_db[] = {[MIGPROTO_OUT_MOVED] = DB_MIG_OK,
+				     [MIGPROTO_OUT_ABORTED] = DB_MIG_FAILED,
+				     [MIGPROTO_OUT_REFUSED] = DB_MIG_FAILED,
+				     [MIGPROTO_OUT_INDOUBT] = DB_MIG_PENDING,
+				     [MIGPROTO_OUT_LOST] = DB_MIG_LOST};
+	const char *why = a->reason && a->reason[0] ? a->reason : k->p.reason;
+
+	log_info("migration %llx (%s): %s%s%s", (unsigned long long)k->p.mig_id,
+		 migproto_role_name(k->p.role), migproto_outcome_name(a->outcome),
+		 why[0] ? ": " : "", why);
+	if (k->p.role == MIGPROTO_SOURCE &&
+	    (a->outcome == MIGPROTO_OUT_ABORTED || a->outcome == MIGPROTO_OUT_REFUSED))
+		source_thaw(m, k);
+	if (k->p.role != MIGPROTO_HOME || a->outcome == MIGPROTO_OUT_INDOUBT)
+		return;
+	if (a->outcome == MIGPROTO_OUT_MOVED) {
+		struct proc *p = mig_proc(m, k->p.gpid);
+		if (!p)
+			return;
+		p->where = k->p.dst;
+		if (k->p.dst == m->self) { /* back home: RESUME (destination) finishes it */
+			mig_deputy_where(m, p);
+			return;
+		}
+		if (p->kind == P_RESTORED) /* it left home: the checkpoint killed the local copy */
+			mig_proc_detach_worker(p);
+		p->kind = P_REMOTE;
+		p->mig = 0;
+		mig_deputy_where(m, p);
+		deliver_held(m, p);
+		return;
+	}
+	char text[MIGPROTO_REASON_MAX + 64];
+	int err = a->err ? a->err : k->p.err ? k->p.err : -EIO;
+	snprintf(text, sizeof(text), "%s%s%s", ssierr_str(err), why[0] ? " in " : "", why);
+	if (err == -ETIMEDOUT && !strncmp(why, "S_NEGOTIATE", 11))
+		snprintf(text, sizeof(text), "node %d did not answer the offer (is it up?)",
+			 k->p.dst);
+	else if (why[0] && strchr(why, ' '))
+		snprintf(text, sizeof(text), "%s", why); /* a sentence already */
+	home_finish(m, k, out_db[a->outcome], err, text);
+}
+
+static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
+{
+	struct proc *p = mig_proc(m, k->p.gpid);
+
+	if (k->stalled)
+		return; /* a stall fault: this side does nothing more */
+	if (a->kind == MIGPROTO_A_RESUME && mig_fault("mig.before_resume", "dst") != FAULT_NONE) {
+		k->stalled = 1;
+		return;
+	}
+	switch (a->kind) {
+	case MIGPROTO_A_SEND:
+		send_msg(m, k, a);
+		break;
+	case MIGPROTO_A_FREEZE:
+		mig_stream_start(m, k);
+		break;
+	case MIGPROTO_A_STREAM: /* the stream runs from the freeze on */
+		break;
+	case MIGPROTO_A_CANCEL_STREAM:
+		k->cancel = 1;
+		break;
+	case MIGPROTO_A_THAW:
+		source_thaw(m, k);
+		break;
+	case MIGPROTO_A_KILL_FROZEN: /* DUMP_KILL killed it at the end of the image */
+		if (k->img_fd >= 0) {
+			close(k->img_fd);
+			k->img_fd = -1;
+		}
+		if (!p || p->where != m->self)
+			break;
+		mig_relay_drain(m, p);
+		if (p->home != m->self) {
+			mig_proc_drop(m, p);
+		} else if (p->kind == P_RESTORED) {
+			/* the home record stays; the worker and pipes go */
+			int wpid = p->wpid;
+			uint32_t g = p->gpid;
+			int dep = p->deputy;
+			uint32_t uid = p->uid;
+			uint64_t mig = p->mig, q = p->sigq;
+			char comm[64];
+			snprintf(comm, sizeof(comm), "%s", p->comm);
+			mig_proc_drop(m, p);
+			p = mig_proc_new(m, g);
+			if (p) {
+				p->uid = uid;
+				p->home = m->self;
+				p->where = k->p.dst;
+				p->kind = P_REMOTE;
+				p->deputy = dep;
+				p->mig = mig;
+				p->sigq = q;
+				snprintf(p->comm, sizeof(p->comm), "%s", comm);
+			}
+			(void)wpid;
+		}
+		break;
+	case MIGPROTO_A_RESTORE: {
+		int e = -ENOMEM;
+		struct proc *n = p ? p : mig_proc_new(m, k->p.gpid);
+		if (n) {
+			if (!p) {
+				n->uid = k->uid;
+				n->home = k->p.home;
+				n->where = m->self;
+				n->kind = P_RESTORED;
+				snprintf(n->comm, sizeof(n->comm), "%s", k->comm);
+			}
+			n->mig = k->p.mig_id;
+			e = mig_worker_spawn(m, n, k->p.mig_id, -1);
+			if (e < 0 && !p)
+				mig_proc_drop(m, n);
+		}
+		if (e < 0)
+			mig_post_proto(m, k->p.mig_id, MIGPROTO_DEST, MIGPROTO_EV_RESTORE_FAILED, e,
+				       "cannot start the restore worker");
+		break;
+	}
+	case MIGPROTO_A_DISCARD:
+		mig_sink_close(m, k->p.mig_id);
+		if (p && p->mig == k->p.mig_id && p->st_fd >= 0 && !p->resumed) {
+			if (p->ctl_fd >= 0 && write(p->ctl_fd, "K", 1) < 0)
+				kill(p->wpid, SIGKILL);
+			if (p->kind == P_RESTORED) {
+				mig_proc_drop(m, p);
+			} else { /* home record: only the incoming copy goes */
+				if (p->wpid > 0)
+					kill(p->wpid, SIGKILL);
+				p->wpid = 0;
+				p->mig = 0;
+			}
+		}
+		break;
+	case MIGPROTO_A_RESUME:
+		if (p && !p->resumed && p->ctl_fd >= 0) {
+			if (write(p->ctl_fd, "C", 1) < 0)
+				log_warn("gpid %u: resume: %s", p->gpid, strerror(errno));
+			p->resumed = 1;
+			p->kind = P_RESTORED;
+			p->where = m->self;
+			p->mig = 0;
+			log_info("gpid %u now runs here as pid %d", p->gpid, p->pid);
+			if (p->home == m->self)
+				deliver_held(m, p);
+		}
+		break;
+	case MIGPROTO_A_RECORD_COMMIT: {
+		enum fault_action f = mig_fault("mig.before_commit", "home");
+		if (f == FAULT_STALL) {
+			k->stalled = 1;
+			break;
+		}
+		if (f != FAULT_NONE) {
+			mig_post_proto(m, k->p.mig_id, MIGPROTO_HOME, MIGPROTO_EV_RECORD_FAILED,
+				       -EIO, "fault injected at mig.before_commit");
+			break;
+		}
+		struct db_proc r = {.gpid = k->p.gpid,
+				    .home_node = m->self,
+				    .node = k->p.dst,
+				    .uid = p ? p->uid : 0,
+				    .state = DB_PROC_RUNNING,
+				    .since_ms = cluster_wall_ms()};
+		if (p)
+			snprintf(r.cmd, sizeof(r.cmd), "%s", p->comm);
+		int e = db_proc_put(m->db, &r);
+		mig_post_proto(m, k->p.mig_id, MIGPROTO_HOME,
+			       e < 0 ? MIGPROTO_EV_RECORD_FAILED : MIGPROTO_EV_RECORDED, e,
+			       e < 0 ? db_errmsg(m->db) : NULL);
+		break;
+	}
+	case MIGPROTO_A_REPORT:
+		report(m, k, a);
+		break;
+	}
+}
+
+static void step(struct mig *m, struct mach *k, struct migproto_event *ev)
+{
+	struct migproto_action a[MIGPROTO_MAX_ACTIONS];
+	size_t n = 0;
+	uint64_t t = now_ms();
+	int e;
+
+	ev->now = t > k->p.last_now ? t : k->p.last_now;
+	enum migproto_state before = k->p.state;
+	e = migproto_step(&k->p, ev, a, MIGPROTO_MAX_ACTIONS, &n);
+	if (e < 0) {
+		log_warn("migration %llx: step %s: %s", (unsigned long long)k->p.mig_id,
+			 migproto_ev_name(ev->type), strerror(-e));
+		return;
+	}
+	if (before != k->p.state)
+		log_debug("migration %llx %s: %s -> %s on %s", (unsigned long long)k->p.mig_id,
+			  migproto_role_name(k->p.role), migproto_state_name(before),
+			  migproto_state_name(k->p.state), migproto_ev_name(ev->type));
+	for (size_t i = 0; i < n; i++)
+		act(m, k, &a[i]);
+	if (k->p.role == MIGPROTO_HOME && k->p.state == MIGPROTO_H_MOVED)
+		home_finish(m, k, DB_MIG_OK, 0, NULL);
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+void mig_proto_wire(struct mig *m, struct mig_ev *ev)
+{
+	int from = (int)(ev->reqid >> 8), to = (int)(ev->reqid & 0xff);
+	struct migproto_event pe = {.type = MIGPROTO_EV_MSG,
+				    .node = (uint16_t)ev->peer,
+				    .from = (enum migproto_role)from,
+				    .msg = (enum migproto_msg)ev->type,
+				    .err = ev->err,
+				    .reason = ev->reason[0] ? ev->reason : NULL};
+	struct mach *k;
+
+	if (from < MIGPROTO_SOURCE || from > MIGPROTO_HOME || to < MIGPROTO_SOURCE ||
+	    to > MIGPROTO_HOME) {
+		log_debug("%s from node %d without roles (request id %#x): dropped",
+			  wire_type_name(ev->type), ev->peer, ev->reqid);
+		return;
+	}
+	if (ev->type == WIRE_MIG_OFFER && !mig_mach_find(m, ev->mig_id, to)) {
+		const struct wire_mig_offer *o = &ev->offer;
+		struct migproto_params pp = {.mig_id = o->mig_id,
+					     .gpid = o->gpid,
+					     .self = (uint16_t)m->self,
+					     .src = o->src,
+					     .dst = o->dst,
+					     .home = o->home};
+		struct proc *p = mig_proc(m, o->gpid);
+		migproto_conf_default(&pp.conf);
+		k = mach_new(m, to, &pp);
+		if (!k) {
+			log_warn("migration %llx: bad or too many offers",
+				 (unsigned long long)o->mig_id);
+			return;
+		}
+		k->uid = o->uid;
+		k->gid = o->gid;
+		snprintf(k->comm, sizeof(k->comm), "%s", o->comm);
+		if (to == MIGPROTO_SOURCE) { /* the home asks us to move it */
+			struct migproto_event st = {.type = MIGPROTO_EV_START};
+			if (!p || p->where != m->self || p->mig || !p->pid) {
+				struct migproto_action r = {.kind = MIGPROTO_A_SEND,
+							    .to = o->home,
+							    .to_role = MIGPROTO_HOME,
+							    .msg = MIGPROTO_REFUSE,
+							    .err = -ESRCH,
+							    .reason = "the process is not here"};
+				send_msg(m, k, &r);
+				k->used = 0;
+				return;
+			}
+			k->pid = (uint32_t)p->pid;
+			p->mig = o->mig_id;
+			step(m, k, &st);
+			return;
+		}
+		if (to == MIGPROTO_DEST)
+			pe.err = p && p->home != m->self ? -EEXIST : 0;
+		else if (!p || p->where != o->src || (p->mig && p->mig != o->mig_id))
+			pe.err = -ESRCH;
+		step(m, k, &pe);
+		return;
+	}
+	k = mig_mach_find(m, ev->mig_id, to);
+	if (!k) {
+		log_debug("%s for unknown migration %llx from node %d", wire_type_name(ev->type),
+			  (unsigned long long)ev->mig_id, ev->peer);
+		return;
+	}
+	if (to == MIGPROTO_HOME && k->p.state == MIGPROTO_NEW && ev->type == WIRE_MIG_REFUSE) {
+		struct proc *p = mig_proc(m, k->p.gpid);
+		if (p && p->mig == k->p.mig_id)
+			p->mig = 0;
+		home_finish(m, k, DB_MIG_FAILED, ev->err, ev->reason);
+		k->used = 0;
+		return;
+	}
+	if (ev->type == WIRE_MIG_READY && to == MIGPROTO_HOME) {
+		k->pid = ev->pid;
+		mig_progress(m, k, "node %d is ready: committing", k->p.dst);
+	}
+	step(m, k, &pe);
+}
+
+void mig_proto_local(struct mig *m, struct mig_ev *ev)
+{
+	struct mach *k = mig_mach_find(m, ev->mig_id, ev->role);
+	struct migproto_event pe = {.type = (enum migproto_ev)ev->pev,
+				    .err = ev->err,
+				    .reason = ev->reason[0] ? ev->reason : NULL};
+
+	int end = ev->pev == MIGPROTO_EV_STREAM_DONE || ev->pev == MIGPROTO_EV_STREAM_FAILED ||
+		  ev->pev == MIGPROTO_EV_FREEZE_FAILED;
+
+	if (!k) {
+		if (end && ev->img_fd >= 0)
+			close(ev->img_fd);
+		return;
+	}
+	if (end && ev->role == MIGPROTO_SOURCE) {
+		k->dump_killed = ev->killed;
+		if (ev->img_fd >= 0) {
+			if (k->img_fd >= 0)
+				close(k->img_fd);
+			k->img_fd = ev->img_fd;
+		}
+	}
+	if (ev->pev == MIGPROTO_EV_STREAM_DONE) {
+		k->freeze_ms = (int64_t)ev->dst.frozen_ms;
+		k->transfer_ms = (int64_t)(ev->last_ms - ev->first_ms);
+		k->bytes = ev->bytes;
+		mig_send_stats(m, k, k->freeze_ms, k->transfer_ms, -1, k->bytes);
+	}
+	if (ev->pev == MIGPROTO_EV_STREAM_DONE || ev->pev == MIGPROTO_EV_STREAM_FAILED ||
+	    ev->pev == MIGPROTO_EV_FREEZE_FAILED) {
+		if (k->th_started) {
+			pthread_join(k->th, NULL);
+			k->th_started = 0;
+		}
+		if (ev->pev != MIGPROTO_EV_STREAM_DONE)
+			log_warn("migration %llx: %s", (unsigned long long)k->p.mig_id, ev->reason);
+	}
+	step(m, k, &pe);
+	if (k->thaw_pending && !k->th_started) {
+		k->thaw_pending = 0;
+		source_thaw(m, k);
+	}
+}
+
+int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen)
+{
+	struct proc *p = mig_proc(m, gpid);
+	struct client *c = &m->cl[ci];
+	struct migproto_params pp;
+	struct mach *h;
+
+	if ((int)(gpid >> 22) != m->self) {
+		snprintf(err, errlen, "gpid %u has its home on node %u: run gmigrate there", gpid,
+			 gpid >> 22);
+		return -EXDEV;
+	}
+	if (!p) {
+		snprintf(err, errlen, "no process with gpid %u started here by grun", gpid);
+		return -ESRCH;
+	}
+	if (c->uid != 0 && c->uid != p->uid) {
+		snprintf(err, errlen, "Operation not permitted: gpid %u belongs to uid %u", gpid,
+			 p->uid);
+		return -EPERM;
+	}
+	if (dst == 0)
+		dst = m->self;
+	if (dst == p->where) {
+		snprintf(err, errlen, "gpid %u already runs on node %d", gpid, dst);
+		return -EALREADY;
+	}
+	if (p->mig) {
+		snprintf(err, errlen, "gpid %u is already being moved", gpid);
+		return -EBUSY;
+	}
+	memset(&pp, 0, sizeof(pp));
+	pp.mig_id = (uint64_t)p->where << 48 |
+		    ((uint64_t)cluster_wall_ms() & 0xffffffffffull) << 8 | (m->seq++ & 0xff);
+	pp.gpid = gpid;
+	pp.self = (uint16_t)m->self;
+	pp.src = (uint16_t)p->where;
+	pp.dst = (uint16_t)dst;
+	pp.home = (uint16_t)m->self;
+	migproto_conf_default(&pp.conf);
+	h = mach_new(m, MIGPROTO_HOME, &pp);
+	if (!h) {
+		snprintf(err, errlen,
+			 "cannot start migration to node %d (bad node, or too many "
+			 "migrations at once)",
+			 dst);
+		return -EINVAL;
+	}
+	h->requester = ci;
+	h->t0 = cluster_wall_ms();
+	h->t0_mono = mig_now_ms();
+	h->uid = p->uid;
+	snprintf(h->comm, sizeof(h->comm), "%s", p->comm);
+	if (db_mig_start(m->db, gpid, p->where, dst, h->t0, &h->db_id) < 0)
+		log_warn("migration history: %s", db_errmsg(m->db));
+	p->mig = pp.mig_id;
+	p->src_dead = 0;
+	if (p->where == m->self) {
+		pp.self = (uint16_t)m->self;
+		struct mach *s = mach_new(m, MIGPROTO_SOURCE, &pp);
+		if (!s) {
+			h->used = 0;
+			p->mig = 0;
+			snprintf(err, errlen, "cannot start the source side");
+			return -ENOMEM;
+		}
+		s->pid = (uint32_t)p->pid;
+		s->uid = p->uid;
+		snprintf(s->comm, sizeof(s->comm), "%s", p->comm);
+		struct migproto_event st = {.type = MIGPROTO_EV_START};
+		step(m, s, &st);
+	} else {
+		struct migproto_action r = {.kind = MIGPROTO_A_SEND,
+					    .to = (uint16_t)p->where,
+					    .to_role = MIGPROTO_SOURCE,
+					    .msg = MIGPROTO_OFFER};
+		send_msg(m, h, &r);
+	}
+	mig_progress(m, h, "offering gpid %u to node %d", gpid, dst);
+	log_info("migration %llx: gpid %u from node %d to node %d asked by uid %u",
+		 (unsigned long long)pp.mig_id, gpid, p->where, dst, c->uid);
+	return 0;
+}
+
+/* Membership: a node that is down makes the machines that wait on it move on
+ * (NODE_DEAD), and a process of ours that ran there is lost (its deputy is told). */
+void mig_proto_nodes(struct mig *m)
+{
+	char sock[PATH_MAX + 16], err[256];
+	struct client_node *v = NULL;
+	struct client *cl;
+	size_t n = 0;
+
+	snprintf(sock, sizeof(sock), "%s/%s", m->cfg->run_dir, CTL_SOCK_NAME);
+	if (client_open(&cl, sock, err, sizeof(err)) < 0)
+		return;
+	int r = client_nodes(cl, &v, &n);
+	client_close(cl);
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int id = v[i].id;
+		if (strcmp(v[i].state, "down") || v[i].self)
+			continue;
+		for (int j = 0; j < MIG_MAX_MACH; j++) {
+			struct mach *k = &m->mach[j];
+			if (!k->used || migproto_final(&k->p) ||
+			    (id != k->p.src && id != k->p.dst && id != k->p.home) ||
+			    (k->dead_fed & (1u << (id == k->p.src   ? 0
+						   : id == k->p.dst ? 1
+								    : 2))))
+				continue;
+			k->dead_fed |= 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
+			struct migproto_event ev = {.type = MIGPROTO_EV_NODE_DEAD,
+						    .node = (uint16_t)id};
+			log_warn("migration %llx: node %d is down", (unsigned long long)k->p.mig_id,
+				 id);
+			step(m, k, &ev);
+		}
+		for (int j = 0; j < MIG_MAX_PROCS; j++) {
+			struct proc *p = &m->procs[j];
+			char text[160];
+			if (!p->used || p->home != m->self || p->kind != P_REMOTE || p->mig ||
+			    p->where != id)
+				continue;
+			snprintf(text, sizeof(text),
+				 "the process was lost: node %d, which ran it, is down", id);
+			mig_deputy_exit(m, p, SIGKILL, text);
+		}
+	}
+	free(v);
+}
+
+void mig_proto_timers(struct mig *m, int *tmo_ms)
+{
+	uint64_t now = now_ms();
+
+	for (int i = 0; i < MIG_MAX_MACH; i++) {
+		struct mach *k = &m->mach[i];
+		if (!k->used)
+			continue;
+		uint64_t d = migproto_deadline(&k->p);
+		if (d && d <= now) {
+			struct migproto_event ev = {.type = MIGPROTO_EV_TIMER};
+			step(m, k, &ev);
+			d = migproto_deadline(&k->p);
+		}
+		if (migproto_final(&k->p) && !k->th_started && !k->thaw_pending &&
+		    (k->p.role != MIGPROTO_HOME || k->reported)) {
+			if (k->img_fd >= 0)
+				close(k->img_fd);
+			k->used = 0;
+			continue;
+		}
+		if (d && d > now && (int64_t)(d - now) < *tmo_ms)
+			*tmo_ms = (int)(d - now);
+	}
+}
+
+void mig_proto_free(struct mig *m)
+{
+	for (int i = 0; i < MIG_MAX_MACH; i++) {
+		struct mach *k = &m->mach[i];
+		if (k->used && k->th_started) {
+			k->cancel = 1;
+			pthread_join(k->th, NULL);
+		}
+		if (k->used && k->img_fd >= 0)
+			close(k->img_fd);
+		k->used = 0;
+	}
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0)
+			close(m->sinks[i].fd);
+}

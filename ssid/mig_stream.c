@@ -1,0 +1,570 @@
+/*
+ * mig_stream.c - the byte-moving half of a migration: on the source, the checkpoint child and
+ * the thread that streams its image as MIG_STREAM chunks (no temporary file); on the
+ * destination, the sinks that feed arriving chunks into a restore worker's pipe and the
+ * worker itself (restore with fds 0-2 as pipes, hold until the commit, wait, report); and
+ * the timings each side measures, gathered at the home (history, gmigrate's progress).
+ *
+ * Threads: the stream thread only reads its pipe, sends frames and posts events; the sinks
+ * are written by link threads under m->qlock; the worker is a forked process that reports
+ * on a status pipe the coordinator reads ("R pid ms pidns", "F error", "X status").
+ */
+#include "migrate/deputy.h"
+#include "migrate/dump.h"
+#include "migrate/restore.h"
+#include "ssid/log.h"
+#include "ssid/mig_int.h"
+#include "ssid/ssierr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ source: stream */
+
+/* What the checkpoint child reports on its result pipe. */
+struct dump_result {
+	int rc;
+	struct dump_stats st;
+	char err[512];
+};
+
+/* The checkpoint runs in a child process: the engine's checks assume the tracer is the
+ * process's main thread (getpid()), which a daemon thread is not. Returns the child's pid. */
+static pid_t fork_dumper(pid_t pid, int wfd, int resfd)
+{
+	pid_t c = fork();
+
+	if (c != 0)
+		return c;
+	struct dump_result r;
+	int w = fcntl(wfd, F_DUPFD, 1000), rf = fcntl(resfd, F_DUPFD, 1000);
+	dup2(w, 1000);
+	dup2(rf, 1001);
+	close_range(3, 999, 0);
+	close_range(1002, ~0u, 0);
+	memset(&r, 0, sizeof(r));
+	r.rc = dump_process(pid, 1000, DUMP_KILL, &r.st, r.err, sizeof(r.err));
+	close(1000);
+	if (write(1001, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(2);
+	_exit(0);
+}
+
+struct streamer {
+	struct mig *m;
+	struct mach *k;
+	uint64_t id;
+	pid_t pid;
+	int dst;
+	int home;
+	uint32_t gpid;
+	int outfd[2]; /* copies of a restored process's stdout/stderr pipes, -1 if none */
+};
+
+/* The checkpoint killed the process: send what it wrote before the freeze to the home,
+ * ahead of the last chunk (so it arrives before the destination's first output). The
+ * coordinator does not read these pipes while the process is migrating. */
+static void drain_output(struct streamer *s)
+{
+	uint8_t d[65536];
+
+	for (int i = 0; i < 2; i++) {
+		if (s->outfd[i] < 0)
+			continue;
+		for (;;) {
+			ssize_t r = read(s->outfd[i], d, sizeof(d));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (s->home == s->m->self) { /* leaving home: straight to the deputy */
+				struct mig_ev *ev = calloc(1, sizeof(*ev));
+				if (!ev || !(ev->data = malloc((size_t)r))) {
+					free(ev);
+					continue;
+				}
+				ev->kind = EVK_WIRE;
+				ev->type = WIRE_STDIO;
+				ev->peer = s->home;
+				ev->gpid = s->gpid;
+				ev->stream = (uint8_t)(i + 1);
+				memcpy(ev->data, d, (size_t)r);
+				ev->len = (size_t)r;
+				mig_post(s->m, ev);
+				continue;
+			}
+			struct wire_msg w;
+			wire_msg_init(&w, WIRE_STDIO, 0);
+			w.u.stdio = (struct wire_stdio){.gpid = s->gpid,
+							.stream = (uint8_t)(i + 1),
+							.data = d,
+							.len = (size_t)r};
+			if (cluster_send(s->m->c, s->home, &w) < 0)
+				log_warn("gpid %u: output to node %d lost", s->gpid, s->home);
+		}
+	}
+}
+
+static int send_chunk(struct streamer *s, uint64_t seq, uint64_t off, const uint8_t *d, size_t n,
+		      int last)
+{
+	struct wire_msg w;
+	wire_msg_init(&w, WIRE_MIG_STREAM, 0);
+	w.u.mig_stream = (struct wire_mig_stream){.mig_id = s->id,
+						  .seq = seq,
+						  .offset = off,
+						  .data = d,
+						  .len = n,
+						  .last = (uint8_t)last};
+	/* The link's send queue is bounded (SSI_E_TOOBIG when full): that is the flow control.
+	 * Wait for it to drain, up to the stream idle time-out. */
+	double t0 = mig_now_ms();
+	int e;
+	while ((e = cluster_send(s->m->c, s->dst, &w)) == SSI_E_TOOBIG && !s->k->cancel &&
+	       mig_now_ms() - t0 < s->k->p.conf.stream_idle_ms)
+		usleep(2000);
+	return e;
+}
+
+static void *stream_thread(void *a)
+{
+	struct streamer *s = a;
+	struct mach *k = s->k;
+	struct dump_result d = {.rc = -EIO};
+	/* A copy of the image, so that a move abandoned after the engine killed the process
+	 * (DUMP_KILL: no "leave frozen" yet) can restore it here again. */
+	int keep = memfd_create("ssi-mig-image", MFD_CLOEXEC);
+	uint8_t *cur = malloc(WIRE_MAX_CHUNK), *prev = malloc(WIRE_MAX_CHUNK), *t;
+	size_t ncur = 0, nprev = 0;
+	uint64_t seq = 0, off = 0;
+	int p[2], e = 0, have_prev = 0, eof = 0, got = 0;
+	double t_first = 0, t_last = 0;
+	int res[2] = {-1, -1};
+	pid_t dpid;
+	char why[600] = "";
+
+	if (!cur || !prev || pipe2(p, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
+		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, -ENOMEM,
+			       "no memory or pipe for the image stream");
+		goto out;
+	}
+	(void)fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+	dpid = fork_dumper(s->pid, p[1], res[1]);
+	close(p[1]);
+	close(res[1]);
+	if (dpid < 0) {
+		e = -errno;
+		close(p[0]);
+		close(res[0]);
+		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, e,
+			       "cannot start the checkpoint process");
+		goto out;
+	}
+	while (!eof) {
+		ncur = 0;
+		while (ncur < WIRE_MAX_CHUNK) {
+			ssize_t r = read(p[0], cur + ncur, WIRE_MAX_CHUNK - ncur);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				eof = 1;
+				break;
+			}
+			if (!got) {
+				got = 1;
+				t_first = mig_now_ms();
+				mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FROZEN, 0,
+					       NULL);
+			}
+			if (keep >= 0 && write(keep, cur + ncur, (size_t)r) != r) {
+				log_warn("migration %llx: no room to keep a copy of the image: %s",
+					 (unsigned long long)s->id, strerror(errno));
+				close(keep);
+				keep = -1;
+			}
+			ncur += (size_t)r;
+		}
+		if (k->cancel) {
+			snprintf(why, sizeof(why), "stream cancelled");
+			e = -ECANCELED;
+			break;
+		}
+		if (have_prev) {
+			e = send_chunk(s, seq, off, prev, nprev, 0);
+			if (e < 0) {
+				snprintf(why, sizeof(why), "sending chunk %llu to node %d: %s",
+					 (unsigned long long)seq, s->dst, ssierr_str(e));
+				break;
+			}
+			seq++;
+			off += nprev;
+			mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_PROGRESS, 0, NULL);
+		}
+		t = prev;
+		prev = cur;
+		cur = t;
+		nprev = ncur;
+		have_prev = ncur > 0;
+	}
+	close(p[0]); /* a dump still writing fails with EPIPE and leaves the process running */
+	{
+		ssize_t r;
+		do
+			r = read(res[0], &d, sizeof(d));
+		while (r < 0 && errno == EINTR);
+		if (r != (ssize_t)sizeof(d)) {
+			d.rc = -EIO;
+			snprintf(d.err, sizeof(d.err), "the checkpoint process died");
+		}
+		close(res[0]);
+		waitpid(dpid, NULL, 0); /* or reaped already by the loop */
+	}
+	if (!e && d.rc < 0) {
+		e = d.rc;
+		snprintf(why, sizeof(why), "checkpoint of pid %d: %s", s->pid, d.err);
+	}
+	if (!e)
+		drain_output(s);
+	if (!e && have_prev) {
+		enum fault_action f = mig_fault("mig.after_stream", "src");
+		while (f == FAULT_STALL && !s->k->cancel)
+			usleep(10000);
+		if (f != FAULT_NONE) {
+			e = -EIO;
+			snprintf(why, sizeof(why), "fault injected at mig.after_stream");
+		}
+	}
+	if (!e && have_prev) {
+		e = send_chunk(s, seq, off, prev, nprev, 1);
+		if (e < 0)
+			snprintf(why, sizeof(why), "sending the last chunk to node %d: %s", s->dst,
+				 ssierr_str(e));
+		off += nprev;
+	}
+	for (size_t l = strlen(why); l && why[l - 1] == '\n'; l--)
+		why[l - 1] = '\0';
+	t_last = mig_now_ms();
+	struct mig_ev *ev = calloc(1, sizeof(*ev));
+	if (ev) {
+		ev->kind = EVK_PROTO;
+		ev->mig_id = s->id;
+		ev->role = MIGPROTO_SOURCE;
+		ev->pev = !e	? MIGPROTO_EV_STREAM_DONE
+			  : got ? MIGPROTO_EV_STREAM_FAILED
+				: MIGPROTO_EV_FREEZE_FAILED;
+		ev->err = e;
+		snprintf(ev->reason, sizeof(ev->reason), "%s", why);
+		ev->dst = d.st;
+		ev->first_ms = t_first;
+		ev->last_ms = t_last;
+		ev->bytes = off;
+		ev->killed = d.rc == 0; /* the engine killed the process at the end of the image */
+		ev->img_fd = d.rc == 0 ? keep : -1;
+		if (ev->img_fd < 0 && keep >= 0)
+			close(keep);
+		mig_post(s->m, ev);
+	} else if (keep >= 0) {
+		close(keep);
+	}
+out:
+	free(cur);
+	free(prev);
+	for (int i = 0; i < 2; i++)
+		if (s->outfd[i] >= 0)
+			close(s->outfd[i]);
+	free(s);
+	return NULL;
+}
+
+void mig_stream_start(struct mig *m, struct mach *k)
+{
+	struct streamer *s = calloc(1, sizeof(*s));
+	int e;
+
+	if (!s) {
+		mig_post_proto(m, k->p.mig_id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, -ENOMEM,
+			       "out of memory");
+		return;
+	}
+	*s = (struct streamer){.m = m,
+			       .k = k,
+			       .id = k->p.mig_id,
+			       .pid = (pid_t)k->pid,
+			       .dst = k->p.dst,
+			       .home = k->p.home,
+			       .gpid = k->p.gpid,
+			       .outfd = {-1, -1}};
+	struct proc *p = mig_proc(m, k->p.gpid);
+	if (p && p->kind == P_RESTORED && p->resumed) {
+		s->outfd[0] = p->out_fd >= 0 ? fcntl(p->out_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		s->outfd[1] = p->err_fd >= 0 ? fcntl(p->err_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	}
+	e = pthread_create(&k->th, NULL, stream_thread, s);
+	if (e) {
+		free(s);
+		mig_post_proto(m, k->p.mig_id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, -e,
+			       "cannot start the stream thread");
+		return;
+	}
+	k->th_started = 1;
+}
+
+/* ------------------------------------------------------------------ destination: worker */
+
+int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
+{
+	int fd = -1, e = 0;
+	struct sink *k = NULL;
+
+	pthread_mutex_lock(&m->qlock);
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == s->mig_id)
+			k = &m->sinks[i];
+	if (k && s->seq != k->next_seq)
+		e = SSI_E_CORRUPT; /* a gap: the restore can not go on */
+	else if (k)
+		fd = dup(k->fd);
+	if (k) {
+		k->next_seq++;
+		if (s->last || e) {
+			close(k->fd);
+			k->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&m->qlock);
+	if (!k)
+		return -ENOENT;
+	if (fd < 0)
+		return e ? e : -errno;
+	for (size_t done = 0; done < s->len;) {
+		ssize_t w = write(fd, s->data + done, s->len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			e = -errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	close(fd);
+	return e;
+}
+
+void mig_sink_close(struct mig *m, uint64_t id)
+{
+	pthread_mutex_lock(&m->qlock);
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == id) {
+			close(m->sinks[i].fd);
+			m->sinks[i].fd = -1;
+		}
+	pthread_mutex_unlock(&m->qlock);
+}
+
+__attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
+{
+	char err[1024];
+	struct restore_stats rs;
+	sigset_t none;
+	pid_t pid;
+	int st, fd;
+	char c = 0;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (restore_process(img, &pid, &rs, err, sizeof(err)) < 0) {
+		for (char *q = err; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+		dprintf(stw, "F %s\n", err);
+		_exit(1);
+	}
+	pid_t waitfor = pid; /* our child: the process, or the init of its new PID namespace */
+	if (rs.new_pidns) {  /* the process itself is that init's only child */
+		char path[96];
+		FILE *f;
+		int child = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+		f = fopen(path, "re");
+		if (f && fscanf(f, "%d", &child) == 1 && child > 0)
+			pid = child;
+		if (f)
+			fclose(f);
+	}
+	kill(pid, SIGSTOP); /* the engine resumes it; hold it until the commit */
+	dprintf(stw, "R %d %.0f %d\n", pid, rs.total_ms, rs.new_pidns);
+	close(img);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	while (read(ctl, &c, 1) < 0 && errno == EINTR)
+		;
+	kill(pid, c == 'C' ? SIGCONT : SIGKILL);
+	while (waitpid(waitfor, &st, 0) < 0) {
+		if (errno != EINTR) {
+			st = SIGKILL;
+			break;
+		}
+	}
+	dprintf(stw, "X %d\n", st);
+	_exit(0);
+}
+
+/* Fork the restore worker for p: fds 0-2 pipes, image from a pipe fed by the sinks. */
+int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
+{
+	int in[2], out[2], er[2], st[2], ctl[2], img[2] = {image_fd, -1};
+	pid_t w;
+
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(er, O_CLOEXEC) ||
+	    pipe2(st, O_CLOEXEC) || pipe2(ctl, O_CLOEXEC) ||
+	    (image_fd < 0 && pipe2(img, O_CLOEXEC)))
+		return -errno; /* leaks a few fds on this rare path */
+	if (image_fd < 0)
+		(void)fcntl(img[1], F_SETPIPE_SZ, 1 << 20);
+	w = fork();
+	if (w < 0)
+		return -errno;
+	if (w == 0) {
+		int a = fcntl(img[0], F_DUPFD, 1000), b = fcntl(st[1], F_DUPFD, 1000),
+		    c = fcntl(ctl[0], F_DUPFD, 1000);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(er[1], 2);
+		dup2(a, 1000);
+		dup2(b, 1001);
+		dup2(c, 1002);
+		close_range(3, 999, 0);
+		close_range(1003, ~0u, 0);
+		/* Fill fds 3..63: the stub's report pipe must not be created at the fd just
+		 * above the image's highest one (stub.c dup3()s it onto itself and dies). The
+		 * stub closes all of these. */
+		for (int fd = 3; fd < 64; fd++)
+			if (open("/dev/null", O_RDONLY) < 0)
+				break;
+		worker_main(1000, 1001, 1002);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(er[1]);
+	close(st[1]);
+	close(ctl[0]);
+	if (image_fd < 0)
+		close(img[0]);
+	p->wpid = w;
+	p->in_fd = in[1];
+	p->out_fd = out[0];
+	p->err_fd = er[0];
+	p->st_fd = st[0];
+	p->ctl_fd = ctl[1];
+	fcntl(p->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
+	fcntl(p->st_fd, F_SETFL, O_NONBLOCK);
+	if (image_fd >= 0)
+		return 0; /* the worker has its own copy of image_fd */
+	pthread_mutex_lock(&m->qlock);
+	int i = 0;
+	for (; i < MIG_MAX_SINKS && m->sinks[i].fd >= 0; i++)
+		;
+	if (i < MIG_MAX_SINKS)
+		m->sinks[i] = (struct sink){.mig_id = id, .fd = img[1], .next_seq = 0};
+	pthread_mutex_unlock(&m->qlock);
+	if (i == MIG_MAX_SINKS) {
+		close(img[1]);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+/* A progress line for the gmigrate that asked (it shows it on a terminal). */
+void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)
+{
+	char t[256];
+	va_list ap;
+	struct buf b;
+
+	if (h->requester < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t, sizeof(t), fmt, ap);
+	va_end(ap);
+	buf_init(&b);
+	buf_put_str(&b, t);
+	mig_client_send(m, h->requester, DEPUTY_PROGRESS, &b);
+	buf_free(&b);
+}
+
+static void merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int64_t rs,
+			uint64_t bytes)
+{
+	if (fr >= 0)
+		h->freeze_ms = fr;
+	if (tr >= 0)
+		h->transfer_ms = tr;
+	if (rs >= 0)
+		h->restore_ms = rs;
+	if (bytes)
+		h->bytes = bytes;
+	if (bytes && tr >= 0)
+		mig_progress(m, h, "image sent to node %d: %.1f MiB in %lld ms (%.0f MiB/s)",
+			     h->p.dst, (double)bytes / 1048576.0, (long long)tr,
+			     tr > 0 ? (double)bytes / 1048576.0 / ((double)tr / 1000.0) : 0.0);
+	if (rs >= 0)
+		mig_progress(m, h, "restored on node %d in %lld ms", h->p.dst, (long long)rs);
+}
+
+void mig_send_stats(struct mig *m, struct mach *k, int64_t fr, int64_t tr, int64_t rs,
+		    uint64_t bytes)
+{
+	char t[160];
+
+	if (k->p.home == m->self) {
+		struct mach *h = mig_mach_find(m, k->p.mig_id, MIGPROTO_HOME);
+		if (h)
+			merge_stats(m, h, fr, tr, rs, bytes);
+		return;
+	}
+	int n = snprintf(t, sizeof(t), "%llu %lld %lld %lld %llu", (unsigned long long)k->p.mig_id,
+			 (long long)fr, (long long)tr, (long long)rs, (unsigned long long)bytes);
+	struct wire_msg w;
+	wire_msg_init(&w, WIRE_STDIO, 0);
+	w.u.stdio = (struct wire_stdio){.gpid = k->p.gpid,
+					.stream = MIG_STATS_STREAM,
+					.data = (const uint8_t *)t,
+					.len = (size_t)n};
+	if (cluster_send(m->c, k->p.home, &w) < 0)
+		log_debug("migration %llx: statistics to node %d lost",
+			  (unsigned long long)k->p.mig_id, k->p.home);
+}
+
+void mig_proto_stats(struct mig *m, const struct mig_ev *ev)
+{
+	char t[160];
+	unsigned long long id, bytes;
+	long long fr, tr, rs;
+	struct mach *h;
+
+	snprintf(t, sizeof(t), "%.*s", (int)(ev->len < 159 ? ev->len : 159),
+		 ev->data ? (const char *)ev->data : "");
+	if (sscanf(t, "%llu %lld %lld %lld %llu", &id, &fr, &tr, &rs, &bytes) != 5)
+		return;
+	h = mig_mach_find(m, id, MIGPROTO_HOME);
+	if (h)
+		merge_stats(m, h, fr, tr, rs, bytes);
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# mig_faults.sh - issue 6, failures during a move on a 3-node lab, with the daemon's fault
+# points (SSI_FAULT, migrate/fault.h) and ssi-lab crash. One process started with grun on
+# node1 prints into a pipe while these moves are tried:
+#   1 -> 2 fails after the whole image was sent (mig.after_stream on node1: the engine had
+#          killed the source copy): node1 restores it from its kept image;
+#   1 -> 2 fails at node2 before READY (mig.before_ready): same;
+#   1 -> 2 fails at the home's durable commit record (mig.before_commit): same;
+#   1 -> 2 succeeds;
+#   2 -> 3 stalls at node3 before READY and node3 crashes: the home aborts when node3 is
+#          down and node2 restores it from its kept image;
+#   2 -> home succeeds.
+# Every failure is reported to gmigrate and in `ssictl history`; the process runs on one
+# node at a time; output identical to an unmigrated run; exit status 7 arrives at grun.
+# Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
+set -u -o pipefail
+top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${SSI_BIN:-$top/bin}
+build=${SSI_BUILD:-$top/build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+lab=$bin/ssi-lab
+[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
+export SSI_BIN=$bin SSI_TOP=$top SSI_LAB_NAME=mig-flt-$$ SSI_LAB_DIR=/var/tmp/mig-flt-$$
+work=/var/tmp/mig-flt-work-$$ # outside the nodes' private /tmp: every node sees it
+ticker=$build/tests/progs/mig_ticker
+
+skip() { echo "$*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups, ptrace)"
+for t in nsenter unshare ip python3; do command -v $t >/dev/null || skip "needs $t"; done
+for p in ssid ssictl grun gmigrate; do [ -x "$bin/$p" ] || skip "no $bin/$p: run make"; done
+[ -x "$ticker" ] || skip "no $ticker: run make"
+[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
+
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+L() { timeout 60 bash "$lab" "$@"; }
+X() { local n=$1; shift; timeout 30 bash "$lab" exec "$n" -- "$@"; }
+cleanup() {
+	bash "$lab" down >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+mkdir -p "$work" && chmod 755 "$work"
+
+L up -n 3 >/dev/null || { bad "ssi-lab up -n 3"; exit 1; }
+SSI_FAULT="mig.after_stream:fail@1,mig.before_commit:fail@1" L restart 1 >/dev/null &&
+	SSI_FAULT="mig.before_ready:fail@1" L restart 2 >/dev/null &&
+	SSI_FAULT="mig.before_ready:stall" L restart 3 >/dev/null || { bad "restart with faults"; exit 1; }
+sleep 3 # links up again
+
+where() {
+	local k out=""
+	for k in 1 2 3; do X $k pgrep -x mig_ticker >/dev/null 2>&1 && out="$out$k"; done
+	echo "${out:-none}"
+}
+# move TARGET EXPECT(moved|failed) TEXT WHERE
+move() {
+	local j
+	j=$(X 1 gmigrate --json "$gpid" "$1" 2>/dev/null)
+	if [[ $j == *"\"outcome\": \"$2\""* ]] && [[ $j == *"$3"* ]]; then
+		ok "gmigrate to $1: $2 ($3)"
+	else
+		bad "gmigrate to $1: expected $2 with '$3', got: $j"
+	fi
+	local w
+	w=$(where)
+	[ "$w" = "$4" ] && ok "  then it runs on node$4 only" || bad "  then it runs on: $w (expected node$4)"
+}
+
+lines=200
+"$ticker" $lines 0 >"$work/ref.txt"
+( X 1 bash -c "GRUN_VERBOSE=1 grun $ticker $lines 100 2>$work/grun.err | cat >$work/out.txt; \
+	echo \${PIPESTATUS[0]} >$work/rc" ) &
+runner=$!
+for _ in $(seq 50); do grep -q 'gpid' "$work/grun.err" 2>/dev/null && break; sleep 0.1; done
+gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/grun.err")
+[ -n "$gpid" ] || { bad "grun printed no gpid: $(cat "$work/grun.err" 2>/dev/null)"; exit 1; }
+
+move node2 failed "fault injected at mig.after_stream" 1
+move node2 failed "fault injected at mig.before_ready" 1
+move node2 failed "fault injected at mig.before_commit" 1
+move node2 moved "" 2
+
+# 2 -> 3 with node3 stalling before READY, then node3 crashes.
+X 1 gmigrate --json "$gpid" node3 >"$work/stall.json" 2>&1 &
+mover=$!
+for _ in $(seq 100); do grep -q 'fault mig.before_ready: stall' "$SSI_LAB_DIR/node3/ssid.log" && break; sleep 0.1; done
+t0=$(date +%s%N)
+L crash 3 >/dev/null
+wait $mover
+ms=$((($(date +%s%N) - t0) / 1000000))
+j=$(cat "$work/stall.json")
+[[ $j == *'"outcome": "failed"'* ]] && ok "2 -> 3 with node3 crashed before READY: failed after $ms ms: $j" ||
+	bad "2 -> 3 with node3 crashed: $j"
+w=$(where)
+[ "$w" = 2 ] && ok "  then it runs on node2 only (restored there from its kept image)" ||
+	bad "  after the crash it runs on: $w (expected node2)"
+move home moved "" 1
+
+wait $runner
+cmp -s "$work/ref.txt" "$work/out.txt" &&
+	ok "output identical to an unmigrated run ($(wc -l <"$work/out.txt") lines)" ||
+	bad "output differs: $(diff "$work/ref.txt" "$work/out.txt" | head -5)"
+rc=$(cat "$work/rc" 2>/dev/null)
+[ "$rc" = 7 ] && ok "exit status 7 arrived at grun" || bad "grun exited $rc, expected 7"
+h=$(X 1 ssictl history --json "$gpid")
+n=$(python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+print(" ".join("%d>%d:%s" % (m["from"], m["to"], m["outcome"]) for m in reversed(v)))' "$h" 2>&1)
+exp="1>2:failed 1>2:failed 1>2:failed 1>2:ok 2>3:failed 2>1:ok"
+[ "$n" = "$exp" ] && ok "ssictl history: $n" || bad "ssictl history: $n (expected $exp)"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+exit 0
