@@ -62,4 +62,39 @@ echo
 echo "\$ $show exec 1 -- ssictl nodes"
 "$lab" exec 1 -- ssictl nodes
 [ "${n:-0}" -ge 3 ] || echo "(node1 did not see all 3 nodes up within 6 s; see: $show log 1)"
+
+# Run a command on a node, showing it first.
+say() {
+	local node=$1
+	shift
+	echo
+	echo "\$ $show exec $node -- $*"
+	"$lab" exec "$node" -- "$@"
+}
+
+if [ -x "$bin/gprocfs" ] && [ -x "$bin/gps" ]; then
+	echo
+	echo "# One process table for the cluster: a sleep on node2 and node3, seen from node1."
+	"$lab" exec 2 -- sh -c 'sleep 3600 >/dev/null 2>&1 &'
+	"$lab" exec 3 -- sh -c 'sleep 3601 >/dev/null 2>&1 &'
+	sleep 0.5
+	say 1 gps -o gpid,node,home,user,cmd
+	echo
+	echo "# Stock procps over /gproc (bound over /proc in a private mount namespace):"
+	say 1 sh -c 'unshare -m sh -c "mount --bind /gproc /proc && ps -ef | grep -e UID -e \"slee[p] 36\""'
+	if [ -x "$bin/gkill" ]; then
+		gpid=$("$lab" exec 1 -- gps -o gpid,cmd --no-headers 2>/dev/null | awk '$2 == "sleep" && $3 == "3601" {print $1; exit}')
+		if [ -n "$gpid" ]; then
+			echo
+			echo "# gkill from node1 ends the sleep running on node3:"
+			say 1 gkill "$gpid"
+			sleep 0.5
+			say 1 gps -o gpid,node,cmd
+		fi
+	fi
+	echo
+	echo "# Every node's files under /gfs/<node>, with the caller's rights there:"
+	"$lab" exec 2 -- sh -c 'echo "written on $(hostname)" > /home/demo.txt'
+	say 1 cat /gfs/node2/home/demo.txt
+fi
 go_on
