@@ -172,9 +172,10 @@ fuzz-run: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts; \
 		echo "== fuzz $$n for $(FUZZ_SECONDS) s (seed corpus tests/fuzz/corpus/$$n)"; \
+		seed=tests/fuzz/corpus/$$n; [ -d $$seed ] || seed=; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
-			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n 2>$(FUZZ_BUILD)/$$n.log || \
+			$(FUZZ_BUILD)/corpus/$$n $$seed 2>$(FUZZ_BUILD)/$$n.log || \
 			{ tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
 		grep -E '^#[0-9]+ *DONE|stat::number_of_executed_units|cov:' $(FUZZ_BUILD)/$$n.log | tail -2; \
 	done
