@@ -213,6 +213,7 @@ struct grun {
 	int child_status;
 	int away;	/* stdio relayed by ssid: copy our stdin to it */
 	int stdin_open; /* fd 0 still to be read while away */
+	int held;	/* -n: the child waits for SIGUSR1 before its exec */
 	struct buf in;
 };
 
@@ -238,6 +239,20 @@ static void die_like(int status)
 		_exit(128 + sig); /* reached when sig's default action is to ignore it */
 	}
 	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* -n: the placement is over (moved or not): let the waiting child exec where it is. */
+static void release(struct grun *g)
+{
+	struct buf b;
+
+	if (!g->held)
+		return;
+	g->held = 0;
+	buf_init(&b);
+	buf_put_u32(&b, SIGUSR1);
+	send_msg(g, DEPUTY_SIGNAL, &b);
+	buf_free(&b);
 }
 
 /* One message from ssid. Returns 1 when grun must end (status in *st), else 0. */
@@ -268,6 +283,7 @@ static int on_msg(struct grun *g, uint16_t type, struct buf *b, int *st)
 		if (!deputy_result_get(b, &r) && r.err)
 			fprintf(stderr, "grun: could not place it on node %u (it runs here): %s\n",
 				r.to, r.text);
+		release(g);
 		return 0;
 	}
 	case DEPUTY_ERROR: {
@@ -275,7 +291,9 @@ static int on_msg(struct grun *g, uint16_t type, struct buf *b, int *st)
 		text[0] = '\0';
 		if (!buf_get_i64(b, &code))
 			(void)buf_get_cstr(b, text, sizeof(text));
-		fprintf(stderr, "grun: ssid: %s\n", text);
+		if (code != -EALREADY) /* -n naming this node: nothing to do */
+			fprintf(stderr, "grun: could not place it (it runs here): %s\n", text);
+		release(g);
 		return 0;
 	}
 	case DEPUTY_EXIT:
@@ -372,12 +390,18 @@ int deputy_run(const char *run_dir, char **argv, int node)
 		return 1;
 	}
 	if (g->child == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		sigset_t none, go;
 		/* Only stdio is passed on: a descriptor inherited by accident (a pipe of the
 		 * caller's shell) would pin the process to this node. */
 		close_range(3, ~0u, 0);
+		if (node > 0) { /* -n: exec only once placed (SIGUSR1 reaches it wherever) */
+			sigemptyset(&go);
+			sigaddset(&go, SIGUSR1);
+			while (sigwaitinfo(&go, NULL) < 0)
+				; /* EINTR, also when the checkpoint interrupts it */
+		}
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "grun: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -417,6 +441,7 @@ int deputy_run(const char *run_dir, char **argv, int node)
 	if (getenv("GRUN_VERBOSE"))
 		fprintf(stderr, "grun: gpid %u\n", gpid);
 	if (node > 0) { /* placement: the answer comes as RESULT or ERROR in the loop */
+		g->held = 1;
 		buf_init(&b);
 		buf_put_u32(&b, gpid);
 		buf_put_u16(&b, (uint16_t)node);

@@ -327,7 +327,8 @@ int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char 
 	}
 	if (n > 0)
 		return SSI_E_REFUSED;
-	int r = seize_task(pid, 5000, err, errlen);
+	int stopped = 0;
+	int r = seize_task(pid, 5000, &stopped, err, errlen);
 	if (r < 0)
 		return r;
 	double tf = now_ms();
@@ -355,6 +356,7 @@ int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char 
 		r = n < 0 ? n : SSI_E_REFUSED;
 		goto release;
 	}
+	d.s.job_stopped = (uint32_t)stopped;
 	r = collect(&d);
 	if (r == 0 && fault_hit("checkpoint.after_collect")) {
 		r = -EIO;
@@ -398,6 +400,8 @@ release:
 		int e = 0;
 		if (ptrace(PTRACE_SETREGS, pid, NULL, &d.regs) < 0)
 			e = -errno;
+		if (e == 0 && stopped)
+			kill(pid, SIGSTOP); /* back into its group stop on the way out */
 		if (e == 0)
 			e = seize_release(pid, d.mask);
 		if (e < 0 && r == 0) {

@@ -34,17 +34,22 @@ int inject_init(struct inject *c, pid_t pid, uint64_t gadget)
 /* Resume with PTRACE_SYSCALL and expect a syscall-stop. */
 static int step_to_syscall_stop(pid_t pid)
 {
-	int st;
-	if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL) < 0)
-		return -errno;
-	int r = seize_wait(pid, &st);
-	if (r < 0)
-		return r;
-	if (!WIFSTOPPED(st))
-		return -ESRCH;
-	if (WSTOPSIG(st) != (SIGTRAP | 0x80))
-		return -EPROTO;
-	return 0;
+	/* A pending interrupt or group stop (a job-stopped task) may report first: step on. */
+	for (int tries = 0; tries < 4; tries++) {
+		int st;
+		if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL) < 0)
+			return -errno;
+		int r = seize_wait(pid, &st);
+		if (r < 0)
+			return r;
+		if (!WIFSTOPPED(st))
+			return -ESRCH;
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80))
+			return 0;
+		if (st >> 16 != PTRACE_EVENT_STOP)
+			return -EPROTO;
+	}
+	return -EPROTO;
 }
 
 int inject_syscall(struct inject *c, long nr, const uint64_t a[6], int64_t *ret)

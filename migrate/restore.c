@@ -319,10 +319,7 @@ static int map_vmas(struct restorer *R)
 		case CR_VMA_ANON:
 			e = call(R, what, SYS_mmap, v->start, len, prot,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-					 (v->flags & CR_VMAF_GROWSDOWN ? MAP_GROWSDOWN : 0) |
-					 /* every page comes: fault them in one pass, not one
-					  * by one in process_vm_writev */
-					 (v->dumped == len ? MAP_POPULATE : 0),
+					 (v->flags & CR_VMAF_GROWSDOWN ? MAP_GROWSDOWN : 0),
 				 (uint64_t)-1, 0, NULL);
 			break;
 		case CR_VMA_FILE_PRIV:
@@ -501,7 +498,8 @@ static int set_attrs(struct restorer *R)
 		       s->affinity_len < sizeof(want) ? s->affinity_len : sizeof(want));
 		if (sched_getaffinity(0, sizeof(here), &here) == 0) {
 			CPU_AND(&want, &want, &here);
-			if (CPU_COUNT(&want) > 0 && sched_setaffinity(R->pid, sizeof(want), &want) < 0)
+			if (CPU_COUNT(&want) > 0 &&
+			    sched_setaffinity(R->pid, sizeof(want), &want) < 0)
 				FAIL(-errno, "pid %d: CPU affinity: %s", s->pid, strerror(errno));
 		}
 	}
@@ -603,6 +601,9 @@ static int finish(struct restorer *R)
 	regs.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, R->pid, NULL, &regs) < 0)
 		FAIL(-errno, "pid %d: set registers: %s", s->pid, strerror(errno));
+	/* A job-stopped process comes back stopped: SIGSTOP pending, taken on the way out. */
+	if (s->job_stopped && kill(R->pid, SIGSTOP) < 0)
+		FAIL(-errno, "pid %d: stop: %s", s->pid, strerror(errno));
 	if (ptrace(PTRACE_DETACH, R->pid, NULL, NULL) < 0)
 		FAIL(-errno, "pid %d: detach: %s", s->pid, strerror(errno));
 	return 0;

@@ -50,8 +50,9 @@ static int is_job_stop_sig(int sig)
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-int seize_task(pid_t pid, int timeout_ms, char *err, size_t errlen)
+int seize_task(pid_t pid, int timeout_ms, int *job_stopped, char *err, size_t errlen)
 {
+	*job_stopped = 0;
 	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD)) < 0) {
 		int e = errno;
 		int t = e == EPERM ? tracer_of(pid) : 0;
@@ -101,11 +102,12 @@ int seize_task(pid_t pid, int timeout_ms, char *err, size_t errlen)
 			if (sig == SIGTRAP)
 				return 0;
 			if (is_job_stop_sig(sig)) {
-				ptrace(PTRACE_DETACH, pid, NULL, NULL);
-				snprintf(err, errlen,
-					 "pid %d is stopped by job control (%s); continue it first",
-					 (int)pid, strsignal(sig));
-				return SSI_E_REFUSED;
+				/* Group stop: frozen already. Its interrupt is still pending:
+				 * the first resume would report it, which the injection
+				 * code does not expect, so nothing resumes it but calls
+				 * that expect the stop sequence (inject.c steps past it). */
+				*job_stopped = sig;
+				return 0;
 			}
 			sig = 0;
 		}

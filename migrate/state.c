@@ -87,6 +87,7 @@ static int enc_proc(struct buf *b, const struct cr_state *s)
 	P(buf_put_u32(b, s->sched_policy));
 	P(buf_put_u32(b, s->sched_prio));
 	P(buf_put_bytes(b, s->affinity, s->affinity_len));
+	P(buf_put_u32(b, s->job_stopped));
 out:
 	return r;
 }
@@ -293,6 +294,7 @@ static int dec_proc(struct buf *b, struct cr_state *s)
 	P(buf_get_u32(b, &s->sched_policy));
 	P(buf_get_u32(b, &s->sched_prio));
 	P(get_blob(b, &s->affinity, &s->affinity_len, 1024));
+	P(buf_get_u32(b, &s->job_stopped));
 	if (s->nice < -20 || s->nice > 19)
 		r = SSI_E_BADFIELD;
 	if (s->pid <= 0 || s->umask > 0777 || s->exe[0] != '/' || s->cwd[0] != '/' ||
@@ -554,6 +556,9 @@ void cr_state_print(FILE *f, const struct cr_state *s)
 	int ncpu = 0;
 	for (uint32_t i = 0; i < s->affinity_len; i++)
 		ncpu += __builtin_popcount(s->affinity[i]);
+	if (s->job_stopped)
+		fprintf(f, "state:    stopped by job control (signal %u): restored stopped\n",
+			s->job_stopped);
 	fprintf(f, "sched:    policy %u priority %u, allowed on %d CPUs\n", s->sched_policy,
 		s->sched_prio, ncpu);
 	fprintf(f, "taken:    %llu on %s (kernel %s)\n", (unsigned long long)s->time, s->host,

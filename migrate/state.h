@@ -99,6 +99,7 @@ struct cr_state {
 	uint64_t robust_head, robust_len;
 	uint64_t rseq_ptr, rseq_size, rseq_sig; /* rseq_ptr 0: not registered */
 	int32_t nice;				/* -20..19 */
+	uint32_t job_stopped; /* stopped by job control (its stop signal), restored stopped */
 	uint32_t sched_policy, sched_prio; /* sched_getscheduler, sched_priority */
 	uint8_t *affinity;		   /* sched_getaffinity mask bytes (owned) */
 	uint32_t affinity_len;

@@ -254,9 +254,13 @@ struct wire_mig_stream {
 };
 
 struct wire_mig_ready {
-	uint64_t mig_id; /* req */
-	uint32_t pid;	 /* opt: local pid on the destination */
-	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint64_t mig_id;      /* req */
+	uint32_t pid;	      /* opt: local pid on the destination */
+	uint8_t roles;	      /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint64_t freeze_us;   /* opt: timings of this move as far as the sender knows them */
+	uint64_t transfer_us; /* opt */
+	uint64_t restore_us;  /* opt */
+	uint64_t bytes;	      /* opt: image bytes */
 };
 
 struct wire_mig_commit {
@@ -272,9 +276,13 @@ struct wire_mig_abort {
 };
 
 struct wire_mig_done {
-	uint64_t mig_id; /* req */
-	int32_t err;	 /* opt: 0 = migrated */
-	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint64_t mig_id;      /* req */
+	int32_t err;	      /* opt: 0 = migrated */
+	uint8_t roles;	      /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint64_t freeze_us;   /* opt: timings of this move as far as the sender knows them */
+	uint64_t transfer_us; /* opt */
+	uint64_t restore_us;  /* opt */
+	uint64_t bytes;	      /* opt: image bytes */
 };
 
 struct wire_mig_query {

@@ -210,9 +210,9 @@ static const struct rec mig_stream_r = REC(T, mig_stream_f);
 
 #define T struct wire_mig_ready
 static const struct field mig_ready_f[] = {
-	F(T, mig_id, 1, REQ),
-	F(T, pid, 2, OPT),
-	F(T, roles, 3, OPT),
+	F(T, mig_id, 1, REQ),	 F(T, pid, 2, OPT),	    F(T, roles, 3, OPT),
+	F(T, freeze_us, 4, OPT), F(T, transfer_us, 5, OPT), F(T, restore_us, 6, OPT),
+	F(T, bytes, 7, OPT),
 };
 static const struct rec mig_ready_r = REC(T, mig_ready_f);
 #undef T
@@ -245,9 +245,9 @@ static const struct rec mig_query_r = REC(T, mig_query_f);
 
 #define T struct wire_mig_done
 static const struct field mig_done_f[] = {
-	F(T, mig_id, 1, REQ),
-	F(T, err, 2, OPT),
-	F(T, roles, 3, OPT),
+	F(T, mig_id, 1, REQ),	 F(T, err, 2, OPT),	    F(T, roles, 3, OPT),
+	F(T, freeze_us, 4, OPT), F(T, transfer_us, 5, OPT), F(T, restore_us, 6, OPT),
+	F(T, bytes, 7, OPT),
 };
 static const struct rec mig_done_r = REC(T, mig_done_f);
 #undef T

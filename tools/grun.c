@@ -23,8 +23,8 @@ static void usage(FILE *f)
 		"SIGKILLed, the daemon kills the process. The gpid is node_id << 22 | pid\n"
 		"(GRUN_VERBOSE=1 prints it).\n"
 		"  --home       start on this node (the default)\n"
-		"  -n NODE      run it on NODE (a name or id): it starts here and is moved there\n"
-		"               at once; if that fails it runs here (a message says why)\n"
+		"  -n NODE      run it on NODE (a name or id): the child is moved there before it\n"
+		"               executes CMD; if that fails CMD runs here (a message says why)\n"
 		"  -c CONF      ssid config (default $SSID_CONF or %s)\n"
 		"Not finished: --best (placement on the least loaded node) is refused.\n",
 		CONFIG_DEFAULT_PATH);

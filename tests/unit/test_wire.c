@@ -171,7 +171,13 @@ static void fill(struct wire_msg *m, uint16_t t)
 							   .last = 1};
 		break;
 	case WIRE_MIG_READY:
-		m->u.mig_ready = (struct wire_mig_ready){.mig_id = 5, .pid = 100, .roles = 0x23};
+		m->u.mig_ready = (struct wire_mig_ready){.mig_id = 5,
+							 .pid = 100,
+							 .roles = 0x23,
+							 .freeze_us = 1,
+							 .transfer_us = 2,
+							 .restore_us = 3,
+							 .bytes = 4};
 		break;
 	case WIRE_MIG_COMMIT:
 		m->u.mig_commit = (struct wire_mig_commit){.mig_id = 5, .roles = 0x31};
@@ -181,7 +187,13 @@ static void fill(struct wire_msg *m, uint16_t t)
 			.mig_id = 5, .err = -ETIMEDOUT, .reason = "timeout", .roles = 0x31};
 		break;
 	case WIRE_MIG_DONE:
-		m->u.mig_done = (struct wire_mig_done){.mig_id = 5, .err = -1, .roles = 0x23};
+		m->u.mig_done = (struct wire_mig_done){.mig_id = 5,
+						       .err = -1,
+						       .roles = 0x23,
+						       .freeze_us = 5,
+						       .transfer_us = 6,
+						       .restore_us = 7,
+						       .bytes = 8};
 		break;
 	case WIRE_MIG_QUERY:
 		m->u.mig_query = (struct wire_mig_query){.mig_id = 6, .roles = 0x13};
