@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GONE_MAX   65536 /* pending invalidations kept; more are dropped (timeouts cover) */
-#define IDLE_MS	   3000	 /* the refresher rests when nobody asked for this long */
-#define SOCK_TO_MS 2000	 /* control socket send/receive time-out */
+#define GONE_MAX    65536 /* pending invalidations kept; more are dropped (timeouts cover) */
+#define IDLE_MS	    3000  /* the refresher rests when nobody asked for this long */
+#define SOCK_TO_MS  2000  /* control socket send/receive time-out */
 /* A listing may reuse the records of a snapshot up to this many ttls old (local source). */
 #define RELIST_TTLS 2
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # gproc_ps.sh - `ps -e` through gprocfs (local mode, bound over /proc in a private mount
 # namespace) against `ps -e` on the real /proc, over about 2,000 local processes, same run.
-# Prints both medians and the ratio; also `gps -e` (same data source, no FUSE). The cluster
-# version (2,000 processes over 4 lab nodes) needs the daemon's table source (unfinished).
+# Prints both medians and the ratio; also `gps -e` (same data source, no FUSE) and `ps -e`
+# through a second gprocfs on libfuse's thread pool (-o mt), for comparison with the default
+# single request thread. The cluster version is tests/bench/gproc_cluster_ps.sh.
 set -u
 bin=${SSI_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
 nproc_target=${GPROC_BENCH_PROCS:-2000}
@@ -18,8 +19,13 @@ tmp=$(mktemp -d /tmp/gproc_bench.XXXXXX)
 mnt=$tmp/mnt
 mkdir -p "$mnt"
 pids=()
-fs_pid=
+fs_pid=''
+mt_pid=''
+mnt_mt=$tmp/mnt_mt
+mkdir -p "$mnt_mt"
 cleanup() {
+	fusermount3 -u "$mnt_mt" 2>/dev/null || umount -l "$mnt_mt" 2>/dev/null
+	[ -n "$mt_pid" ] && kill "$mt_pid" 2>/dev/null
 	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
 	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
 	if [ -n "$fs_pid" ]; then
@@ -40,6 +46,10 @@ total=$(ls -d /proc/[0-9]* | wc -l)
 fs_pid=$!
 for i in $(seq 50); do [ -e "$mnt/uptime" ] && break; sleep 0.1; done
 [ -e "$mnt/uptime" ] || { echo "gprocfs did not mount"; exit 1; }
+"$bin/gprocfs" "$mnt_mt" -f -o node_id=1,node_name=bench,mt &
+mt_pid=$!
+for i in $(seq 50); do [ -e "$mnt_mt/uptime" ] && break; sleep 0.1; done
+[ -e "$mnt_mt/uptime" ] || { echo "gprocfs -o mt did not mount"; exit 1; }
 
 # Prints one elapsed time in ms per run of "$@".
 times_ms() {
@@ -56,6 +66,8 @@ base=$(times_ms ps -e | median)
 export -f times_ms
 export runs
 gproc=$(unshare -m bash -c 'mount --bind "$1" /proc && times_ms ps -e' _ "$mnt" | median)
+gproc_mt=$(unshare -m bash -c 'mount --bind "$1" /proc && times_ms ps -e' _ "$mnt_mt" | median)
+fusermount3 -u "$mnt_mt" # its refresher would take CPU from what follows
 lines=$(unshare -m bash -c 'mount --bind "$1" /proc && ps -e | wc -l' _ "$mnt")
 gps=$(times_ms "$bin/gps" -e --node-id 1 --node-name bench | median)
 ratio=$(awk -v a="$gproc" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
@@ -76,6 +88,7 @@ pct() { awk -v u="$1" -v s="$2" -v n="$top_s" 'BEGIN {printf "%.1f", (u + s) / n
 printf '%-34s %10s\n' "measure ($total processes, $runs runs)" "median ms"
 printf '%-34s %10s\n' "ps -e over /proc (baseline)" "$base"
 printf '%-34s %10s\n' "ps -e over gprocfs (local)" "$gproc"
+printf '%-34s %10s\n' "ps -e over gprocfs -o mt (local)" "$gproc_mt"
 printf '%-34s %10s\n' "gps -e (local source)" "$gps"
 printf '%-34s %10s\n' "ratio gprocfs/proc" "$ratio"
 printf '%-34s %10s\n' "ps -e lines over gprocfs" "$lines"
