@@ -200,41 +200,45 @@ static int ensure_connected(struct gfsconn *c)
 	return 0;
 }
 
-int gfsconn_call(struct gfsconn *c, uint32_t node, struct wire_msg *req, struct wire_msg *rep)
+/* Take w out of the waiter list if it is still there (lock held): 1 if it was. Compares the
+ * pointer only, so w may be one the reader has already finished and freed. */
+static int unlink_waiter(struct gfsconn *c, const struct waiter *w)
 {
-	struct waiter w = {0}, **pp;
-	struct timespec dl;
+	struct waiter **pp;
+
+	for (pp = &c->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			return 1;
+		}
+	return 0;
+}
+
+/* Put w (set up by the caller) in the waiter list with a fresh id and write req for node on
+ * the socket, connecting if need be. 0: sent, w is the reader's until it is done (an
+ * asynchronous one may be finished and freed before this returns; one the reader failed
+ * already counts as sent). Else w is not listed and the caller's again: -EIO (no connection,
+ * or the write failed), -E2BIG (too big for a frame) or -EINVAL (not encodable). */
+static int send_req(struct gfsconn *c, uint32_t node, struct wire_msg *req, struct waiter *w)
+{
 	struct buf b;
 	int r, fd;
 
-	memset(rep, 0, sizeof(*rep));
-	pthread_cond_init(&w.cond, NULL);
-	buf_init(&b);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += c->wait_ms / 1000;
-	dl.tv_nsec += (long)(c->wait_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&c->lock);
-	r = ensure_connected(c);
-	if (r < 0) {
+	if (ensure_connected(c) < 0) {
 		pthread_mutex_unlock(&c->lock);
-		r = -EIO;
-		goto out;
+		return -EIO;
 	}
 	do
-		w.id = ++c->next_id;
-	while (!w.id);
-	req->reqid = w.id;
-	w.next = c->waiters;
-	/* w lives on this stack until it is unlinked below, before return. */
-	// cppcheck-suppress autoVariables
-	c->waiters = &w;
+		w->id = ++c->next_id;
+	while (!w->id);
+	req->reqid = w->id;
+	w->next = c->waiters;
+	c->waiters = w;
 	fd = c->fd;
 	pthread_mutex_unlock(&c->lock);
 
+	buf_init(&b);
 	r = fsmsg_frame_put(&b, node, req);
 	if (r == 0) {
 		pthread_mutex_lock(&c->wlock);
@@ -251,74 +255,54 @@ int gfsconn_call(struct gfsconn *c, uint32_t node, struct wire_msg *req, struct 
 	} else {
 		r = r == SSI_E_TOOBIG ? -E2BIG : -EINVAL;
 	}
-	pthread_mutex_lock(&c->lock);
-	while (r == 0 && !w.done)
-		if (pthread_cond_timedwait(&w.cond, &c->lock, &dl) == ETIMEDOUT)
-			break;
+	buf_free(&b);
 	if (r == 0)
-		r = w.done == 1 ? 0 : -EIO;
-	for (pp = &c->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == &w) {
-			*pp = w.next;
-			break;
-		}
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	if (!unlink_waiter(c, w))
+		r = 0; /* the reader has failed it already (connection lost) */
 	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int gfsconn_call(struct gfsconn *c, uint32_t node, struct wire_msg *req, struct wire_msg *rep)
+{
+	struct waiter w = {0};
+	struct timespec dl;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	pthread_cond_init(&w.cond, NULL);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += c->wait_ms / 1000;
+	dl.tv_nsec += (long)(c->wait_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	/* w lives on this stack until it is unlinked (by send_req or below), before return. */
+	r = send_req(c, node, req, &w);
+	if (r == 0) {
+		pthread_mutex_lock(&c->lock);
+		while (!w.done)
+			if (pthread_cond_timedwait(&w.cond, &c->lock, &dl) == ETIMEDOUT)
+				break;
+		r = w.done == 1 ? 0 : -EIO;
+		unlink_waiter(c, &w);
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (r == 0)
 		*rep = w.rep;
 	else if (w.done == 1)
 		wire_msg_free(&w.rep);
-out:
 	pthread_cond_destroy(&w.cond);
-	buf_free(&b);
 	return r;
-}
-
-/* Write one message for node on the socket (connecting if need be); w (already set up) is
- * put in the waiter list first with a fresh id. 0, or -EIO with w no longer listed. */
-static int send_req(struct gfsconn *c, uint32_t node, struct wire_msg *req, struct waiter *w)
-{
-	struct buf b;
-	int r, fd;
-
-	buf_init(&b);
-	pthread_mutex_lock(&c->lock);
-	r = ensure_connected(c);
-	if (r < 0) {
-		pthread_mutex_unlock(&c->lock);
-		buf_free(&b);
-		return -EIO;
-	}
-	do
-		w->id = ++c->next_id;
-	while (!w->id);
-	req->reqid = w->id;
-	w->next = c->waiters;
-	c->waiters = w;
-	fd = c->fd;
-	pthread_mutex_unlock(&c->lock);
-	r = fsmsg_frame_put(&b, node, req);
-	if (r == 0) {
-		pthread_mutex_lock(&c->wlock);
-		for (size_t off = 0; off < b.len && r == 0;) {
-			ssize_t n = send(fd, b.d + off, b.len - off, MSG_NOSIGNAL);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				r = -EIO;
-			else
-				off += (size_t)n;
-		}
-		pthread_mutex_unlock(&c->wlock);
-	}
-	buf_free(&b);
-	return r < 0 ? -EIO : 0;
 }
 
 int gfsconn_call_async(struct gfsconn *c, uint32_t node, struct wire_msg *req, gfsconn_cb cb,
 		       void *ctx)
 {
-	struct waiter *w = calloc(1, sizeof(*w)), **pp;
-	int listed = 0;
+	struct waiter *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return -ENOMEM;
@@ -326,18 +310,7 @@ int gfsconn_call_async(struct gfsconn *c, uint32_t node, struct wire_msg *req, g
 	w->ctx = ctx;
 	if (send_req(c, node, req, w) == 0)
 		return 0;
-	/* Not sent: take it back, unless the reader already failed it (then cb ran). */
-	pthread_mutex_lock(&c->lock);
-	for (pp = &c->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			listed = 1;
-			break;
-		}
-	pthread_mutex_unlock(&c->lock);
-	if (!listed)
-		return 0;
-	free(w);
+	free(w); /* not sent and not listed: cb will not run */
 	return -EIO;
 }
 

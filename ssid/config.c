@@ -196,9 +196,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (strcmp(key, "mount"))
 			return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [gproc]%s", key, "");
 		if (*v && (v[0] != '/' || strlen(v) >= sizeof(p->c->gproc_mount)))
-			return problem(p, SSI_E_BADFIELD,
-				       "mount: '%s' is not an absolute path (or empty to disable)%s",
-				       v, "");
+			return problem(p, SSI_E_BADFIELD, "mount: '%s' is not an absolute path%s",
+				       v, " (or empty to disable)");
 		strcpy(p->c->gproc_mount, v);
 		return 1;
 	}

@@ -46,10 +46,10 @@ struct config {
 	int reconnect_max_ms;
 	char gproc_mount[PATH_MAX]; /* [gproc] mount: where ssid mounts gprocfs; default
 				     * /gproc; "" = ssid starts no gprocfs */
-	char gfs_mount[PATH_MAX]; /* [gfs] mount: where ssid mounts gprocfs --gfs; default /gfs;
-				   * "" = no mount (the file service still serves peers) */
-	int gfs_timeout_ms;	  /* [gfs] timeout_ms: a file request to an unreachable node
-				   * fails with EIO after this long; default 10000 */
+	char gfs_mount[PATH_MAX];   /* [gfs] mount: where ssid mounts gprocfs --gfs; default /gfs;
+				     * "" = no mount (the file service still serves peers) */
+	int gfs_timeout_ms;	    /* [gfs] timeout_ms: a file request to an unreachable node
+				     * fails with EIO after this long; default 10000 */
 };
 
 /* The config path to use when none is given: $SSID_CONF if set and non-empty, else the default.

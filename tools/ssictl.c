@@ -221,25 +221,40 @@ static int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+/* The options `events` and `history` share, at argv[i]: --json (sets *json) or -n N (N in
+ * 1..100000, sets *lim). Returns how many arguments it took (1 or 2), 0 when argv[i] is
+ * neither, -1 after printing why N is bad. */
+static int list_opt(const char *cmd, int argc, char **argv, int i, int *json, unsigned long *lim)
+{
+	char *end;
+
+	if (!strcmp(argv[i], "--json")) {
+		*json = 1;
+		return 1;
+	}
+	if (strcmp(argv[i], "-n") || i + 1 >= argc)
+		return 0;
+	*lim = strtoul(argv[i + 1], &end, 10);
+	if (*end || *lim == 0 || *lim > 100000) {
+		fprintf(stderr, "ssictl %s: -n wants 1..100000\n", cmd);
+		return -1;
+	}
+	return 2;
+}
+
 static int cmd_events(int argc, char **argv)
 {
 	struct client_event *v;
 	struct client *cl;
 	unsigned long lim = 50;
 	size_t n;
-	int json = 0, r;
+	int json = 0, r, k;
 
-	for (int i = 1; i < argc; i++) {
-		char *end;
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-			lim = strtoul(argv[++i], &end, 10);
-			if (*end || lim == 0 || lim > 100000) {
-				fprintf(stderr, "ssictl events: -n wants 1..100000\n");
-				return 2;
-			}
-		} else {
+	for (int i = 1; i < argc; i += k) {
+		k = list_opt("events", argc, argv, i, &json, &lim);
+		if (k < 0)
+			return 2;
+		if (k == 0) {
 			fprintf(stderr, "ssictl events: unknown option '%s' (--json, -n N)\n",
 				argv[i]);
 			return 2;
@@ -296,19 +311,17 @@ static int cmd_history(int argc, char **argv)
 	unsigned long lim = 50, gpid = 0;
 	char path[PATH_MAX + 16], err[1024];
 	size_t n = 0;
-	int json = 0, r;
+	int json = 0, r, k;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += k) {
 		char *end;
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-			lim = strtoul(argv[++i], &end, 10);
-			if (*end || lim == 0 || lim > 100000) {
-				fprintf(stderr, "ssictl history: -n wants 1..100000\n");
-				return 2;
-			}
-		} else if (argv[i][0] != '-' && !gpid) {
+		k = list_opt("history", argc, argv, i, &json, &lim);
+		if (k < 0)
+			return 2;
+		if (k > 0)
+			continue;
+		k = 1;
+		if (argv[i][0] != '-' && !gpid) {
 			gpid = strtoul(argv[i], &end, 10);
 			if (*end || !gpid || gpid > 0xffffffffUL) {
 				fprintf(stderr, "ssictl history: '%s' is not a gpid\n", argv[i]);

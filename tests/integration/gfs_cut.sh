@@ -7,36 +7,21 @@
 # and ssid restarts gprocfs --gfs. Exit 0 pass, 77 skip (reason on the last line), else fail. Removes its
 # lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=${SSI_LAB:-$bin/ssi-lab}
-[ -n "${SSI_LAB:-}" ] || [ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-NAME=ssi-gfs-c$$
-LAB_DIR=/var/tmp/$NAME
-export SSI_LAB_NAME=$NAME SSI_LAB_DIR=$LAB_DIR SSI_TOP=$top
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
+. "$(dirname "$0")/lib.bash"
+lab_init ssi-gfs-c$$
+need_lab_host
 [ -c /dev/fuse ] || skip "no /dev/fuse"
-for t in nsenter unshare ip nft python3; do command -v $t >/dev/null || skip "needs $t"; done
 [ -x "$bin/ssid" ] && [ -x "$bin/gprocfs" ] || { echo "FAIL: ssid/gprocfs not built in $bin"; exit 1; }
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
 n1() { timeout 60 bash "$lab" exec node1 -- "$@"; }
 n2() { timeout 60 bash "$lab" exec node2 -- "$@"; }
-cleanup() { bash "$lab" down >/dev/null 2>&1; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-now() { date +%s%N; }
+lab_trap
 
 L up -n 2 >/dev/null || { echo "FAIL: ssi-lab up -n 2"; exit 1; }
 # The time-out is a config key: 3 s on node2 (restart to read it).
 printf '[gfs]\ntimeout_ms = 3000\n' >>"$LAB_DIR/node2/etc/ssid.conf"
 L restart 2 >/dev/null || { echo "FAIL: restart node2"; exit 1; }
-for i in $(seq 100); do n2 test -f /gfs/node1/etc/hostname 2>/dev/null && break; sleep 0.1; done
+wait_until 10 0.1 n2 test -f /gfs/node1/etc/hostname 2>/dev/null
 n1 sh -c 'echo before-cut >/home/f'
 [ "$(n2 cat /gfs/node1/home/f)" = before-cut ] && ok "read through /gfs before the cut" ||
 	bad "read before the cut: $(n2 cat /gfs/node1/home/f 2>&1)"
@@ -64,14 +49,14 @@ try_("write2", lambda: os.write(fd2, b"two\n"))
 try_("close2", lambda: os.close(fd2))
 ' >"$LAB_DIR/node2/tmp/w.out" 2>&1 &
 wpid=$!
-for i in $(seq 100); do [ -e "$LAB_DIR/node2/tmp/w.ready" ] && break; sleep 0.1; done
+wait_until 10 0.1 test -e "$LAB_DIR/node2/tmp/w.ready"
 
 L cut 1 2 >/dev/null
 sleep 0.5
 t0=$(now)
 out=$(n2 timeout 30 cat /gfs/node1/home/f 2>&1)
 rc=$?
-ms=$((($(now) - t0) / 1000000))
+ms=$(ms "$t0")
 case "$rc:$out" in
 124:*) bad "cat hung for 30 s during the cut" ;;
 0:*) bad "cat succeeded across a cut link: $out" ;;
@@ -98,12 +83,9 @@ grep -q "gfs: node 1: .*no answer within 3000 ms" "$LAB_DIR/node2/ssid.log" &&
 	ok "node2's ssid logged the unanswered request" || bad "no log line for the EIO"
 
 L heal 1 2 >/dev/null
-ok_after=
-for i in $(seq 100); do
-	[ "$(n2 cat /gfs/node1/home/f 2>/dev/null)" = before-cut ] && { ok_after=1; break; }
-	sleep 0.1
-done
-[ -n "$ok_after" ] && ok "heal: reads through /gfs work again" || bad "after heal: $(n2 cat /gfs/node1/home/f 2>&1)"
+# f_reads WANT: node2 reads WANT from node1's /home/f through /gfs
+f_reads() { [ "$(n2 cat /gfs/node1/home/f 2>/dev/null)" = "$1" ]; }
+wait_until 10 0.1 f_reads before-cut && ok "heal: reads through /gfs work again" || bad "after heal: $(n2 cat /gfs/node1/home/f 2>&1)"
 n2 sh -c 'echo after-heal >>/gfs/node1/home/w' || bad "append after heal"
 w=$(n1 cat /home/w | tr '\n' ,)
 case $w in
@@ -115,21 +97,22 @@ esac
 held() { n1 sh -c 'ls -l /proc/$(pidof ssid)/fd 2>/dev/null' | grep -c '/home/held$'; }
 n1 sh -c 'echo held >/home/held'
 n2 sh -c 'sleep 60 </gfs/node1/home/held >/dev/null 2>&1 & echo $! >/tmp/sleep.pid'
-for i in $(seq 50); do [ "$(held)" = 1 ] && break; sleep 0.1; done
+held_is() { [ "$(held)" = "$1" ]; }
+wait_until 5 0.1 held_is 1
 if [ "$(held)" != 1 ]; then
 	bad "node1's ssid does not hold the file a node2 process opened through /gfs"
 else
 	gpid=$(n2 sh -c 'for p in $(pidof gprocfs); do grep -q -- --gfs /proc/$p/cmdline && echo $p; done')
 	n2 kill -9 $gpid
-	for i in $(seq 50); do [ "$(held)" = 0 ] && break; sleep 0.1; done
+	wait_until 5 0.1 held_is 0
 	[ "$(held)" = 0 ] && ok "node2's gprocfs killed: node1 closed the file it held for it" ||
 		bad "node1 still holds the file after node2's gprocfs died"
 	# (a stat may still be answered from the kernel's 1 s cache: wait for a real read)
-	for i in $(seq 100); do [ "$(n2 cat /gfs/node1/home/held 2>/dev/null)" = held ] && break; sleep 0.1; done
+	held_reads() { [ "$(n2 cat /gfs/node1/home/held 2>/dev/null)" = held ]; }
+	wait_until 10 0.1 held_reads
 	[ "$(n2 cat /gfs/node1/home/held 2>&1)" = held ] && ok "ssid restarted gprocfs --gfs: /gfs works again" ||
 		bad "after the gprocfs restart: $(n2 cat /gfs/node1/home/held 2>&1)"
 	n2 sh -c 'kill $(cat /tmp/sleep.pid)'
 fi
 
-[ $fails = 0 ] || { echo "$fails check(s) failed"; tail -25 "$LAB_DIR/node2/ssid.log"; exit 1; }
-echo "all gfs cut/heal checks passed"
+finish "gfs cut/heal" tail -25 "$LAB_DIR/node2/ssid.log"

@@ -7,37 +7,19 @@
 # directory, cannot chown to root, and what it creates is owned by 1001 on node1.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=${SSI_LAB:-$bin/ssi-lab}
-[ -n "${SSI_LAB:-}" ] || [ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-NAME=ssi-gfs-f$$
-export SSI_LAB_NAME=$NAME SSI_LAB_DIR=/var/tmp/$NAME SSI_TOP=$top
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
+. "$(dirname "$0")/lib.bash"
+lab_init ssi-gfs-f$$
+need_lab_host sha256sum
 [ -c /dev/fuse ] || skip "no /dev/fuse"
-for t in nsenter unshare ip nft python3 sha256sum; do command -v $t >/dev/null || skip "needs $t"; done
 [ -x "$bin/ssid" ] && [ -x "$bin/gprocfs" ] || { echo "FAIL: ssid/gprocfs not built in $bin"; exit 1; }
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION CMD...: passes when CMD succeeds
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-L() { timeout 60 bash "$lab" "$@"; }
 n1() { timeout 60 bash "$lab" exec node1 -- "$@"; }
 n2() { timeout 60 bash "$lab" exec node2 -- "$@"; }
 u2() { timeout 60 bash "$lab" exec node2 --user ssiuser -- "$@"; }
-cleanup() { bash "$lab" down >/dev/null 2>&1; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+lab_trap
 
 L up -n 2 >/dev/null || { echo "FAIL: ssi-lab up -n 2"; L log node2 | tail; exit 1; }
-for i in $(seq 50); do n2 test -d /gfs/node1/home && break; sleep 0.1; done
+wait_until 5 0.1 n2 test -d /gfs/node1/home
 check "ssid mounted /gfs on node2 (fuse.gfs)" n2 sh -c 'grep -q " /gfs fuse.gfs " /proc/mounts'
 check "/gfs lists node1 and node2" n2 sh -c '[ "$(ls /gfs | tr "\n" " ")" = "node1 node2 " ]'
 
@@ -168,5 +150,5 @@ case $out in *"Too many levels"*) ok "/gfs through /gfs on the serving node is r
 check "root keeps root: root on node2 reads the 600 file" test "$(n2 cat /gfs/node1/home/secret)" = secret
 check "root-created file through /gfs is root's on node1" test "$(n1 stat -c %u /home/rand.bin)" = 0
 
-[ $fails = 0 ] || { echo "$fails check(s) failed"; L log node1 | grep -i gfs | tail -5; exit 1; }
-echo "all gfs file checks passed"
+gfs_log() { L log node1 | grep -i gfs | tail -5; }
+finish "gfs file" gfs_log

@@ -6,28 +6,14 @@
 # another node; a gpid nobody has gives "No such process"; the control request takes the uid
 # from the socket, not from its body. Exit 0 pass, 77 skip (reason on the last line), else fail.
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_TOP=$top SSI_LAB_NAME=gkill-cl-$$ SSI_LAB_DIR=/var/tmp/gkill-cl-$$
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
-for t in nsenter unshare ip python3 nft pgrep; do command -v $t >/dev/null || skip "needs $t"; done
-for p in ssid ssictl gprocfs gkill; do [ -x "$bin/$p" ] || skip "no $bin/$p: run make"; done
+. "$(dirname "$0")/lib.bash"
+lab_init gkill-cl-$$
+need_lab_host pgrep
+need_bins ssid ssictl gprocfs gkill
 [ -e /dev/fuse ] || skip "needs /dev/fuse"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
 X() { local k=$1; shift; timeout 20 bash "$lab" exec "$k" "$@"; } # X K [--user U] -- CMD
-ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
-cleanup() { bash "$lab" down >/dev/null 2>&1; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+lab_trap
 
 L up -n 3 >/dev/null || { L status; bad "ssi-lab up -n 3"; exit 1; }
 id -u ssiuser >/dev/null || { bad "no user ssiuser after ssi-lab up"; exit 1; }
@@ -50,11 +36,8 @@ g_trap=$(start 1 "" sh -c "trap 'echo usr1 >/tmp/gkill-usr1-$tag; exit 0' USR1; 
 	{ bad "cannot start the USR1 catcher on node1"; exit 1; }
 echo "     root on node1 $g_root1, node2 $g_root2, node3 $g_root3; ssiuser on node1 $g_user1"
 # Each node must see the others up before a remote signal can go anywhere.
-t0=$(date +%s%N)
-until X 3 -- test -e /gproc/$g_root1 && X 3 -- test -e /gproc/$g_root2; do
-	[ "$(ms $t0)" -gt 10000 ] && { bad "node3's /gproc never listed node1's and node2's sleeps"; break; }
-	sleep 0.2
-done
+both_listed() { X 3 -- test -e /gproc/$g_root1 && X 3 -- test -e /gproc/$g_root2; }
+wait_until 10 0.2 both_listed || bad "node3's /gproc never listed node1's and node2's sleeps"
 
 # 1. ssiuser, from node3, against root's sleep on node1 and on node3 itself: refused.
 for g in $g_root1 $g_root3; do
@@ -72,7 +55,7 @@ out=$(X 3 --user ssiuser -- gkill -s KILL "$g_root2" 2>&1)
 	bad "ssiuser's gkill -s KILL of root's sleep on node2: '$out'"
 
 # 2. root, from node3, ends node1's sleep; it leaves /gproc (node3's and node1's) within 1 s.
-t0=$(date +%s%N)
+t0=$(now)
 out=$(X 3 -- gkill "$g_root1" 2>&1)
 rc=$?
 X 3 -- sh -c 'i=0; while [ -e /gproc/$1 ]; do i=$((i + 1)); [ $i -ge 100 ] && exit 1; sleep 0.02; done' sh "$g_root1"
@@ -97,8 +80,7 @@ sleep 0.1
 # 4. -USR1 reaches the trap on node1 from node2.
 out=$(X 2 -- gkill -USR1 "$g_trap" 2>&1)
 rc=$?
-t0=$(date +%s%N)
-until X 1 -- test -e /tmp/gkill-usr1-$tag; do [ "$(ms $t0)" -gt 2000 ] && break; sleep 0.1; done
+wait_until 2 0.1 X 1 -- test -e /tmp/gkill-usr1-$tag
 [ $rc = 0 ] && X 1 -- test -e /tmp/gkill-usr1-$tag && ok "gkill -USR1 from node2 ran the USR1 trap on node1" ||
 	bad "gkill -USR1: exit $rc '$out'; trap did not run"
 
@@ -130,13 +112,11 @@ hdr = s.recv(8); print(struct.unpack(">Ii", hdr)[1])' "$g_root2" 2>&1 | tr '\n' 
 
 # 7. A crashed node: gkill of its process fails quickly (no hang).
 L crash 3 >/dev/null
-t0=$(date +%s%N)
+t0=$(now)
 out=$(X 1 -- timeout 5 gkill "$g_root3" 2>&1)
 rc=$?
 t=$(ms $t0)
 [ $rc = 1 ] && [ "$t" -le 2500 ] && ok "gkill of a crashed node's gpid: '$out' in $t ms" ||
 	bad "gkill of a crashed node's gpid: exit $rc '$out' in $t ms"
 
-[ $fails = 0 ] && { echo "all gkill_cluster checks passed"; exit 0; }
-echo "$fails gkill_cluster check(s) failed"
-exit 1
+finish gkill_cluster

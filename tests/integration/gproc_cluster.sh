@@ -7,31 +7,16 @@
 # processes leave the view and nodes/ shows it down within the failure time-out; during a cut
 # and a crash, ps never takes long. Exit 0 pass, 77 skip (reason on the last line), else fail.
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_TOP=$top SSI_LAB_NAME=gproc-cl-$$ SSI_LAB_DIR=/var/tmp/gproc-cl-$$
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
-for t in nsenter unshare ip python3 nft ps top pgrep free uptime; do
-	command -v $t >/dev/null || skip "needs $t"
-done
-for p in ssid ssictl gprocfs gps; do [ -x "$bin/$p" ] || skip "no $bin/$p: run make"; done
+. "$(dirname "$0")/lib.bash"
+lab_init gproc-cl-$$
+need_lab_host ps top pgrep free uptime
+need_bins ssid ssictl gprocfs gps
 [ -e /dev/fuse ] || skip "needs /dev/fuse"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
 X() { local k=$1; shift; timeout 20 bash "$lab" exec "$k" -- "$@"; } # run in node K
-ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
-cleanup() { bash "$lab" down >/dev/null 2>&1; rm -rf "$work"; }
 work=$(mktemp -d /tmp/gproc_cluster.XXXXXX)
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+lab_on_exit 'rm -rf "$work"'
+lab_trap
 
 # procps over /gproc in node K: PROCPS K CMD... (stdout to $work/out, stderr to $work/err)
 PROCPS() {
@@ -44,11 +29,9 @@ PROCPS() {
 L up -n 3 >/dev/null || { L status; bad "ssi-lab up -n 3"; exit 1; }
 
 # The lab is up when every ssid answers; wait until node1's /gproc shows all three nodes up.
-t0=$(date +%s%N)
-until [ "$(X 1 sh -c 'cat /gproc/nodes/node1/state /gproc/nodes/node2/state /gproc/nodes/node3/state 2>/dev/null' | tr '\n' ' ')" = "up up up " ]; do
-	[ "$(ms $t0)" -gt 10000 ] && { bad "node1's /gproc/nodes never showed node1..3 up"; X 1 ls /gproc/nodes; exit 1; }
-	sleep 0.2
-done
+all_up() { [ "$(X 1 sh -c 'cat /gproc/nodes/node1/state /gproc/nodes/node2/state /gproc/nodes/node3/state 2>/dev/null' | tr '\n' ' ')" = "up up up " ]; }
+t0=$(now)
+wait_until 10 0.2 all_up || { bad "node1's /gproc/nodes never showed node1..3 up"; X 1 ls /gproc/nodes; exit 1; }
 ok "gprocfs mounted by ssid on every node; node1 sees node1..3 up ($(ms $t0) ms)"
 for k in 2 3; do
 	X $k awk '$5 == "/gproc" && / - fuse\.gproc gprocfs / {f = 1} END {exit !f}' /proc/self/mountinfo && ok "node$k: /gproc is a gprocfs mount" ||
@@ -156,10 +139,11 @@ fi
 # A process that exits leaves /gproc (node1's view) and gps within 1 s.
 pid2=$((gpid[2] & 0x3fffff))
 X 2 kill "$pid2"
-t0=$(date +%s%N)
+t0=$(now)
 X 1 sh -c 'i=0; while [ -e /gproc/$1 ]; do i=$((i + 1)); [ $i -ge 100 ] && exit 1; sleep 0.02; done' sh "${gpid[2]}"
 t_dir=$(ms $t0)
-until ! X 1 gps -o gpid --no-headers | grep -qx " *${gpid[2]}"; do [ "$(ms $t0)" -gt 3000 ] && break; done
+gone_from_gps() { ! X 1 gps -o gpid --no-headers | grep -qx " *${gpid[2]}"; }
+wait_until 3 0 gone_from_gps
 t_gps=$(ms $t0)
 [ "$t_dir" -le 1000 ] && ok "exited sleep on node2 left node1's /gproc in $t_dir ms" ||
 	bad "exited sleep on node2 still in node1's /gproc after $t_dir ms"
@@ -169,7 +153,7 @@ t_gps=$(ms $t0)
 L cut 1 3 >/dev/null
 worst=0
 for _ in 1 2 3 4 5 6; do
-	t0=$(date +%s%N)
+	t0=$(now)
 	PROCPS 1 ps -e || bad "ps -e failed during the cut: $(head -2 "$work/err")"
 	t=$(ms $t0)
 	[ "$t" -gt "$worst" ] && worst=$t
@@ -182,8 +166,8 @@ case $st in suspect | down) ok "node3 shows $st at node1 while cut" ;; *) bad "n
 X 1 test -e "/gproc/${gpid[3]}" && bad "node3's sleep still in node1's /gproc while cut" ||
 	ok "node3's sleep is out of node1's view while cut"
 L heal 1 3 >/dev/null
-t0=$(date +%s%N)
-until X 1 test -e "/gproc/${gpid[3]}"; do [ "$(ms $t0)" -gt 8000 ] && break; sleep 0.2; done
+t0=$(now)
+wait_until 8 0.2 X 1 test -e "/gproc/${gpid[3]}"
 X 1 test -e "/gproc/${gpid[3]}" && ok "after heal, node3's sleep is back in node1's view ($(ms $t0) ms)" ||
 	bad "after heal, node3's sleep did not come back within 8 s"
 
@@ -191,11 +175,9 @@ X 1 test -e "/gproc/${gpid[3]}" && ok "after heal, node3's sleep is back in node
 gmounts() { X 2 awk '$5 == "/gproc" && / - fuse\.gproc gprocfs / {n++} END {print n + 0}' /proc/self/mountinfo; }
 old_fs=$(X 2 pgrep -f "gprocfs /gproc ")
 X 2 kill -KILL "$old_fs"
-t0=$(date +%s%N)
-until new_fs=$(X 2 pgrep -f "gprocfs /gproc ") && [ "$new_fs" != "$old_fs" ] && X 2 test -e /gproc/${gpid[1]}; do
-	[ "$(ms $t0)" -gt 5000 ] && break
-	sleep 0.1
-done
+t0=$(now)
+fs_back() { new_fs=$(X 2 pgrep -f "gprocfs /gproc ") && [ "$new_fs" != "$old_fs" ] && X 2 test -e /gproc/${gpid[1]}; }
+wait_until 5 0.1 fs_back
 if [ -n "$new_fs" ] && [ "$new_fs" != "$old_fs" ] && X 2 test -e /gproc/${gpid[1]} && [ "$(gmounts)" = 1 ]; then
 	ok "gprocfs killed on node2: ssid restarted it (pid $old_fs -> $new_fs), /gproc works again in $(ms $t0) ms, one mount"
 else
@@ -205,9 +187,9 @@ fi
 # A crashed node: its processes leave the view, nodes/ shows it down within the failure
 # time-out (lab: down_ms 3000); ps keeps answering quickly meanwhile.
 L crash 3 >/dev/null
-t0=$(date +%s%N) t_gone="" t_down="" worst=0
+t0=$(now) t_gone="" t_down="" worst=0
 while [ "$(ms $t0)" -lt 6000 ]; do
-	t1=$(date +%s%N)
+	t1=$(now)
 	PROCPS 1 ps -e -o pid= || bad "ps -e failed after the crash: $(head -2 "$work/err")"
 	t=$(ms $t1)
 	[ "$t" -gt "$worst" ] && worst=$t
@@ -233,6 +215,4 @@ else
 	bad "after SIGTERM to node2's ssid: $(gmounts) gprocfs mount(s), gprocfs pid '$(X 2 pgrep -f "gprocfs /gproc ")'"
 fi
 
-[ $fails = 0 ] && { echo "all gproc_cluster checks passed"; exit 0; }
-echo "$fails gproc_cluster check(s) failed"
-exit 1
+finish gproc_cluster

@@ -6,42 +6,18 @@
 # second lab with daemons checks that every node answers `ssictl status`, also after a restart.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=${SSI_LAB:-$bin/ssi-lab}
-[ -n "${SSI_LAB:-}" ] || [ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
+. "$(dirname "$0")/lib.bash"
 # A lab of its own name and directory: runs beside a user's lab and touches nothing of it.
-NAME=ssi-lab-t$$
-LAB_DIR=/var/tmp/$NAME
-export SSI_LAB_NAME=$NAME SSI_LAB_DIR=$LAB_DIR
+lab_init ssi-lab-t$$
+need_lab_host
 
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
-for t in nsenter unshare ip python3 nft; do
-	command -v $t >/dev/null || skip "needs $t (nft: apt-get install nftables)"
-done
-[ -e /run/netns/$NAME ] && skip "a lab named $NAME is already up"
-
-fails=0
 step() { echo "== $*"; }
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION CMD...: passes when CMD succeeds
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else bad "$d"; fi
-}
-L() { timeout 60 bash "$lab" "$@"; }
 ex() { timeout 20 bash "$lab" exec "$@"; }
 
 work=$(mktemp -d /var/tmp/lab-lifecycle.XXXXXX)
 chmod 755 "$work"
-cleanup() {
-	bash "$lab" down >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+lab_on_exit 'rm -rf "$work"'
+lab_trap
 
 cg2=/sys/fs/cgroup
 [ -e $cg2/cgroup.controllers ] || cg2=/sys/fs/cgroup/unified
@@ -217,6 +193,4 @@ else
 	echo "== no $bin/ssid or ssictl yet: the daemon part is not run"
 fi
 
-[ $fails = 0 ] && { echo "lab_lifecycle: all passed"; exit 0; }
-echo "lab_lifecycle: $fails checks failed"
-exit 1
+finish lab_lifecycle

@@ -7,18 +7,13 @@
 # only; kill -9 of node2 -> down, restart -> up with its history kept; SIGTERM -> exit 0.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Cleans up (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
+. "$(dirname "$0")/lib.bash"
 build=${SSI_BUILD:-build}
 case $build in /*) ;; *) build=$top/$build ;; esac
-skip() { echo "$*"; exit 77; }
 [ -x "$bin/ssid" ] && [ -x "$bin/ssictl" ] || skip "no $bin/ssid or $bin/ssictl: run make"
 command -v python3 >/dev/null || skip "needs python3"
 badpeer=$build/tests/tools/badpeer
 
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 work=$(mktemp -d /tmp/ssid_local.XXXXXX)
 pids=()
 cleanup() {
@@ -157,5 +152,6 @@ else
 fi
 [ -e "$work/n1/run/ssid.sock" ] && bad "control socket left behind" || ok "control socket removed"
 
-[ $fails = 0 ] || { echo "$fails check(s) failed"; for i in 1 2; do echo "--- node$i"; tail -15 "$work/n$i/log"; done; exit 1; }
-echo "all local ssid checks passed"
+# logs: the end of node1's and node2's logs (shown when a check failed)
+logs() { for i in 1 2; do echo "--- node$i"; tail -15 "$work/n$i/log"; done; }
+finish "local ssid" logs

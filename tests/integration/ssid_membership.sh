@@ -5,42 +5,20 @@
 # `restart 2` brings it back up everywhere and its database still holds its earlier history.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_LAB_NAME=ssid-mem-$$ SSI_LAB_DIR=/var/tmp/ssid-mem-$$
+. "$(dirname "$0")/lib.bash"
+lab_init ssid-mem-$$
+need_lab_host
+need_bins ssid ssictl
+lab_trap
 
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
-for t in nsenter unshare ip python3 nft; do command -v $t >/dev/null || skip "needs $t"; done
-[ -x "$bin/ssid" ] && [ -x "$bin/ssictl" ] || skip "no $bin/ssid or $bin/ssictl: run make"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
-cleanup() { bash "$lab" down >/dev/null 2>&1; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# nodes_json K: node K's `ssictl nodes --json`
-nodes_json() { timeout 10 bash "$lab" exec "$1" -- ssictl nodes --json 2>/dev/null; }
-# state FROM NAME: NAME's state as node FROM sees it ("absent" if unknown)
-state() {
-	nodes_json "$1" | python3 -c '
-import json, sys
-d = {n["name"]: n for n in json.load(sys.stdin)}
-print(d.get(sys.argv[1], {}).get("state", "absent"))' "$2" 2>/dev/null || echo error
-}
 # wait_state FROM NAME STATE SECONDS: poll until FROM sees NAME in STATE; prints the time taken
 wait_state() {
-	local t0=$(date +%s%N) s
+	local t0 s
+	t0=$(now)
 	while :; do
-		s=$(state "$1" "$2")
-		[ "$s" = "$3" ] && { echo "$(((($(date +%s%N) - t0) / 1000000))) ms"; return 0; }
-		[ $(($(date +%s%N) - t0)) -ge $(($4 * 1000000000)) ] && { echo "last seen: $s"; return 1; }
+		s=$(lab_state "$1" "$2")
+		[ "$s" = "$3" ] && { echo "$(ms "$t0") ms"; return 0; }
+		[ "$(ms "$t0")" -ge $(($4 * 1000)) ] && { echo "last seen: $s"; return 1; }
 		sleep 0.1
 	done
 }
@@ -74,7 +52,7 @@ else:
 	fi
 	for j in 1 2 3; do
 		[ $j = $k ] && continue
-		s=$(state $k node$j)
+		s=$(lab_state $k node$j)
 		[ "$s" = up ] && ok "node$k sees node$j up" || bad "node$k sees node$j $s"
 	done
 done
@@ -83,9 +61,9 @@ done
 L cut 1 3 >/dev/null || bad "ssi-lab cut 1 3"
 check_wait "node1 marks node3 suspect after the cut" 1 node3 suspect 4
 check_wait "node1 marks node3 down after the cut" 1 node3 down 6
-[ "$(state 2 node1)" = up ] && ok "node2 still sees node1 up" || bad "node2 sees node1 $(state 2 node1)"
-[ "$(state 2 node3)" = up ] && ok "node2 still sees node3 up" || bad "node2 sees node3 $(state 2 node3)"
-[ "$(state 1 node2)" = up ] && ok "node1 still sees node2 up" || bad "node1 sees node2 $(state 1 node2)"
+[ "$(lab_state 2 node1)" = up ] && ok "node2 still sees node1 up" || bad "node2 sees node1 $(lab_state 2 node1)"
+[ "$(lab_state 2 node3)" = up ] && ok "node2 still sees node3 up" || bad "node2 sees node3 $(lab_state 2 node3)"
+[ "$(lab_state 1 node2)" = up ] && ok "node1 still sees node2 up" || bad "node1 sees node2 $(lab_state 1 node2)"
 L heal 1 3 >/dev/null || bad "ssi-lab heal 1 3"
 check_wait "node1 sees node3 up again after heal" 1 node3 up 12
 check_wait "node3 sees node1 up again after heal" 3 node1 up 12
@@ -104,5 +82,6 @@ print(sum(1 for e in json.load(sys.stdin) if e["kind"] == "daemon-start"))')
 [ "${starts:-0}" -ge 2 ] && ok "node2's database holds both of its starts ($starts)" ||
 	bad "node2's database lost its history (daemon-start events: ${starts:-none})"
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; for k in 1 2 3; do echo "--- node$k log"; bash "$lab" log $k 2>&1 | tail -15; done; exit 1; }
-echo "all membership checks passed"
+# logs: the end of each node's log (shown when a check failed)
+logs() { for k in 1 2 3; do echo "--- node$k log"; bash "$lab" log $k 2>&1 | tail -15; done; }
+finish membership logs

@@ -4,33 +4,11 @@
 # nodes 1-3 records the refusal of node4's key in `ssictl events`.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_LAB_NAME=ssid-unt-$$ SSI_LAB_DIR=/var/tmp/ssid-unt-$$
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups)"
-for t in nsenter unshare ip python3 nft; do command -v $t >/dev/null || skip "needs $t"; done
-[ -x "$bin/ssid" ] && [ -x "$bin/ssictl" ] || skip "no $bin/ssid or $bin/ssictl: run make"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
-cleanup() { bash "$lab" down >/dev/null 2>&1; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-nodes_json() { timeout 10 bash "$lab" exec "$1" -- ssictl nodes --json 2>/dev/null; }
-state() {
-	nodes_json "$1" | python3 -c '
-import json, sys
-d = {n["name"]: n for n in json.load(sys.stdin)}
-print(d.get(sys.argv[1], {}).get("state", "absent"))' "$2" 2>/dev/null || echo error
-}
+. "$(dirname "$0")/lib.bash"
+lab_init ssid-unt-$$
+need_lab_host
+need_bins ssid ssictl
+lab_trap
 
 L up -n 4 --untrusted 4 >/dev/null || { bad "ssi-lab up -n 4 --untrusted 4"; exit 1; }
 L status >/dev/null || { bad "the lab $SSI_LAB_NAME is gone right after up"; exit 1; }
@@ -40,10 +18,10 @@ key4=$(timeout 10 bash "$lab" exec 4 -- ssictl keygen | grep -o 'SHA256:[^ ]*')
 for k in 1 2 3; do
 	for j in 1 2 3; do
 		[ $j = $k ] && continue
-		s=$(state $k node$j)
+		s=$(lab_state $k node$j)
 		[ "$s" = up ] && ok "node$k sees node$j up" || bad "node$k sees node$j $s"
 	done
-	s=$(state $k node4)
+	s=$(lab_state $k node4)
 	[ "$s" != up ] && ok "node$k does not list node4 as up ($s)" || bad "node$k sees untrusted node4 up"
 	ev=$(timeout 10 bash "$lab" exec $k -- ssictl events -n 1000 | grep auth-refused)
 	if [ -n "$key4" ] && grep -q -- "$key4" <<<"$ev"; then
@@ -53,11 +31,10 @@ for k in 1 2 3; do
 	fi
 done
 for j in 1 2 3; do
-	s=$(state 4 node$j)
+	s=$(lab_state 4 node$j)
 	[ "$s" != up ] && ok "node4 does not see node$j up ($s)" || bad "untrusted node4 sees node$j up"
 done
 timeout 10 bash "$lab" exec 4 -- ssictl events | grep -q "refused our key" &&
 	ok "node4 records that its key was refused" || bad "node4 has no event about its refused key"
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all trust checks passed"
+finish trust
