@@ -6,6 +6,7 @@
  * next call opens a new socket (the old reader thread has exited by then and is joined).
  */
 #include "fuse/gfsconn.h"
+#include "ssid/usock.h"
 
 #include "ssid/fsmsg.h"
 #include "ssid/ssierr.h"
@@ -44,18 +45,7 @@ struct gfsconn {
 
 static int sock_connect(const char *path)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
+	return usock_connect(path, 0);
 }
 
 /* Wake every waiter with "lost"; called with lock held. The asynchronous ones are unlinked

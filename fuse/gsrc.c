@@ -9,6 +9,7 @@
  * socket's framing (ssid/ctl.h) itself so that it can put time-outs on the socket.
  */
 #include "fuse/gsrc.h"
+#include "ssid/usock.h"
 #include "ssid/config.h"
 #include "ssid/ctl.h"
 #include "ssid/ssierr.h"
@@ -165,23 +166,14 @@ int gsrc_last_error(struct gsrc *s, char *err, size_t errlen)
 /* One PTABLE_CTL_TYPE request; msg says what failed. */
 static int fetch_ssid(struct gsrc *s, struct ptable **out, char *msg, size_t n)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {SOCK_TO_MS / 1000, (SOCK_TO_MS % 1000) * 1000};
 	uint8_t hdr[4] = {PTABLE_CTL_TYPE >> 8, PTABLE_CTL_TYPE & 0xff, 0, 0}, st[4];
 	struct buf empty, body;
 	int fd, r;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		snprintf(msg, n, "%s: %s; is ssid running?", s->sock, strerror(-r));
-		close(fd);
-		return r;
+	fd = usock_connect(s->sock, SOCK_TO_MS);
+	if (fd < 0) {
+		snprintf(msg, n, "%s: %s; is ssid running?", s->sock, strerror(-fd));
+		return fd;
 	}
 	buf_init(&empty);
 	buf_init(&body);

@@ -400,7 +400,7 @@ release:
 		int e = 0;
 		if (ptrace(PTRACE_SETREGS, pid, NULL, &d.regs) < 0)
 			e = -errno;
-		if (e == 0 && stopped)
+		if (e == 0 && (stopped || d.inj.stop_seen))
 			kill(pid, SIGSTOP); /* back into its group stop on the way out */
 		if (e == 0)
 			e = seize_release(pid, d.mask);

@@ -32,10 +32,13 @@ int inject_init(struct inject *c, pid_t pid, uint64_t gadget)
 }
 
 /* Resume with PTRACE_SYSCALL and expect a syscall-stop. */
-static int step_to_syscall_stop(pid_t pid)
+static int step_to_syscall_stop(struct inject *c)
 {
-	/* A pending interrupt or group stop (a job-stopped task) may report first: step on. */
-	for (int tries = 0; tries < 4; tries++) {
+	pid_t pid = c->pid;
+	/* A pending interrupt or group stop (a job-stopped task) may report first: step on.
+	 * SIGSTOP (the one signal besides SIGKILL that blocking leaves through) is held back
+	 * and noted; the caller sends it again when it lets the task go. */
+	for (int tries = 0; tries < 8; tries++) {
 		int st;
 		if (ptrace(PTRACE_SYSCALL, pid, NULL, NULL) < 0)
 			return -errno;
@@ -46,8 +49,11 @@ static int step_to_syscall_stop(pid_t pid)
 			return -ESRCH;
 		if (WSTOPSIG(st) == (SIGTRAP | 0x80))
 			return 0;
-		if (st >> 16 != PTRACE_EVENT_STOP)
+		if (st >> 16 == PTRACE_EVENT_STOP)
+			continue;
+		if (WSTOPSIG(st) != SIGSTOP)
 			return -EPROTO;
+		c->stop_seen = 1;
 	}
 	return -EPROTO;
 }
@@ -67,9 +73,9 @@ int inject_syscall(struct inject *c, long nr, const uint64_t a[6], int64_t *ret)
 	r.eflags &= ~(0x100ull | 0x400ull); /* TF, DF */
 	if (ptrace(PTRACE_SETREGS, c->pid, NULL, &r) < 0)
 		return -errno;
-	int e = step_to_syscall_stop(c->pid);
+	int e = step_to_syscall_stop(c);
 	if (e == 0)
-		e = step_to_syscall_stop(c->pid);
+		e = step_to_syscall_stop(c);
 	if (e < 0)
 		return e;
 	if (ptrace(PTRACE_GETREGS, c->pid, NULL, &r) < 0)

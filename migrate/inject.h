@@ -23,6 +23,7 @@ struct inject {
 	size_t scratch_len;	      /* bytes at scratch */
 	struct user_regs_struct base; /* registers the calls start from (segment selectors) */
 	unsigned long calls;	      /* calls injected so far (statistics) */
+	int stop_seen;		      /* a SIGSTOP arrived and was held back: send it again */
 };
 
 /* Prepare ctx for task pid with the given gadget; reads the current registers as base.

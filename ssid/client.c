@@ -5,6 +5,7 @@
  * assumptions. Every getter checks bounds through struct buf.
  */
 #include "ssid/client.h"
+#include "ssid/usock.h"
 #include "ssid/ctl.h"
 #include "ssid/ssierr.h"
 
@@ -22,29 +23,23 @@ struct client {
 
 int client_open(struct client **out, const char *sock_path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct client *c;
+	int fd;
 
 	*out = NULL;
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: path too long", sock_path);
-		return -ENAMETOOLONG;
+	fd = usock_connect(sock_path, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s%s", sock_path, strerror(-fd),
+			 fd == -ENOENT || fd == -ECONNREFUSED ? "; is ssid running (ssid -f)?"
+							      : "");
+		return fd;
 	}
-	strcpy(sa.sun_path, sock_path);
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		close(fd);
 		return -ENOMEM;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s%s", sock_path, strerror(e),
-			 e == ENOENT || e == ECONNREFUSED ? "; is ssid running (ssid -f)?" : "");
-		if (c->fd >= 0)
-			close(c->fd);
-		free(c);
-		return -e;
 	}
+	c->fd = fd;
 	*out = c;
 	return 0;
 }

@@ -6,6 +6,7 @@
  * against the config file's directory after parsing.
  */
 #include "ssid/config.h"
+#include "ssid/homens.h"
 #include "ssid/ssierr.h"
 
 #include <ctype.h>
@@ -223,6 +224,24 @@ static int handler(void *user, const char *section, const char *key, const char 
 			p->c->gfs_timeout_ms = (int)x;
 			return 1;
 		}
+		if (!strcmp(key, "local_dirs")) { /* checked as homens_enter will split it */
+			char tmp[sizeof(p->c->gfs_local_dirs)], *save = NULL, *t;
+			int n = 0;
+
+			_Static_assert(HOMENS_MAX_DIRS == 16, "the message below says 16");
+
+			if (strlen(v) >= sizeof(tmp))
+				return problem(p, SSI_E_BADFIELD,
+					       "local_dirs: longer than 1023 bytes%s%s", "", "");
+			strcpy(tmp, v);
+			for (t = strtok_r(tmp, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+				if (t[0] != '/' || !t[1] || strstr(t, "..") || ++n > HOMENS_MAX_DIRS)
+					return problem(p, SSI_E_BADFIELD,
+						       "local_dirs: '%s' is not an absolute directory%s",
+						       t, " (16 at most, no '..')");
+			strcpy(p->c->gfs_local_dirs, v);
+			return 1;
+		}
 		return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [gfs]%s", key, "");
 	}
 	return problem(p, SSI_E_BADFIELD, "unknown section [%s] (key '%s')", section, key);
@@ -248,6 +267,7 @@ static void defaults(struct config *c)
 	strcpy(c->gproc_mount, "/gproc");
 	strcpy(c->gfs_mount, "/gfs");
 	c->gfs_timeout_ms = 10000;
+	strcpy(c->gfs_local_dirs, HOMENS_LOCAL_DIRS_DEFAULT);
 }
 
 static int absolutize(char *path, size_t cap, const char *base)

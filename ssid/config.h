@@ -50,6 +50,10 @@ struct config {
 				     * "" = no mount (the file service still serves peers) */
 	int gfs_timeout_ms;	    /* [gfs] timeout_ms: a file request to an unreachable node
 				     * fails with EIO after this long; default 10000 */
+	char gfs_local_dirs[1024];  /* [gfs] local_dirs: space-separated absolute directories a
+				     * process away from home uses from this node when they are
+				     * the same at home (homens.h); default "/usr /lib /lib64
+				     * /bin /sbin"; "" = none */
 };
 
 /* The config path to use when none is given: $SSID_CONF if set and non-empty, else the default.

@@ -5,6 +5,7 @@
  * has a 1 s receive timeout so a stuck client cannot hold the loop for long.
  */
 #include "ssid/ctl.h"
+#include "ssid/usock.h"
 #include "ssid/ssierr.h"
 
 #include <arpa/inet.h>
@@ -99,42 +100,29 @@ int ctl_recv(int fd, void *hdr, size_t hdr_len, struct buf *body)
 
 int ctl_server_open(struct ctl_server **out, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ctl_server *s;
-	int probe;
+	int fd;
 
 	*out = NULL;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: path too long for a unix socket; shorten run_dir", path);
-		return -ENAMETOOLONG;
+	if (strlen(path) >= sizeof(s->path))
+		fd = -ENAMETOOLONG;
+	else
+		fd = usock_listen(path, 0666, USOCK_PROBE, 16);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 fd == -EADDRINUSE     ? "another ssid answers there; stop it first"
+			 : fd == -ENAMETOOLONG ? "path too long for a unix socket; shorten run_dir"
+			 : fd == -ENOENT       ? "No such file or directory (does run_dir exist?)"
+					       : strerror(-fd));
+		return fd;
 	}
-	strcpy(sa.sun_path, path);
-	/* A socket file nobody answers on is left over from a crash: replace it. */
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		snprintf(err, errlen, "%s: another ssid answers there; stop it first", path);
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		close(fd);
 		return -ENOMEM;
-	strcpy(s->path, path);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(s->fd, 16) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s%s", path, strerror(e),
-			 e == ENOENT ? " (does run_dir exist?)" : "");
-		if (s->fd >= 0)
-			close(s->fd);
-		free(s);
-		return -e;
 	}
+	strcpy(s->path, path);
+	s->fd = fd;
 	*out = s;
 	return 0;
 }

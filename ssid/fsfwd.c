@@ -8,6 +8,7 @@
  * Locks: f->lock (pending table, connection list) is never held while writing a socket.
  */
 #include "ssid/fsfwd.h"
+#include "ssid/usock.h"
 
 #include "ssid/fsmsg.h"
 #include "ssid/log.h"
@@ -578,24 +579,16 @@ size_t fsfwd_pending(struct fsfwd *f)
 
 static int sock_open(struct fsfwd *f, char *err, size_t errlen)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-
-	if (strlen(f->path) >= sizeof(a.sun_path)) {
-		snprintf(err, errlen, "gfs socket %s: path too long; shorten run_dir", f->path);
-		return -ENAMETOOLONG;
+	/* Only our own daemon uses this name: a leftover is stale. 0600: only root (gprocfs)
+	 * may connect, since ssid believes the uid inside each request. */
+	f->lfd = usock_listen(f->path, 0600, USOCK_NONBLOCK, 8);
+	if (f->lfd < 0) {
+		snprintf(err, errlen, "gfs socket %s: %s", f->path,
+			 f->lfd == -ENAMETOOLONG ? "path too long; shorten run_dir"
+						 : strerror(-f->lfd));
+		return f->lfd;
 	}
-	strcpy(a.sun_path, f->path);
-	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (f->lfd < 0)
-		goto fail;
-	unlink(f->path); /* only our own daemon uses this name: a leftover is stale */
-	if (bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(f->path, 0600) < 0 ||
-	    listen(f->lfd, 8) < 0)
-		goto fail;
 	return 0;
-fail:
-	snprintf(err, errlen, "gfs socket %s: %s", f->path, strerror(errno));
-	return -errno;
 }
 
 int fsfwd_new(struct fsfwd **out, struct cluster *c, struct fsrv *srv, int self_id,
