@@ -235,10 +235,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 					       "local_dirs: longer than 1023 bytes%s%s", "", "");
 			strcpy(tmp, v);
 			for (t = strtok_r(tmp, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
-				if (t[0] != '/' || !t[1] || strstr(t, "..") || ++n > HOMENS_MAX_DIRS)
-					return problem(p, SSI_E_BADFIELD,
-						       "local_dirs: '%s' is not an absolute directory%s",
-						       t, " (16 at most, no '..')");
+				if (t[0] != '/' || !t[1] || strstr(t, "..") ||
+				    ++n > HOMENS_MAX_DIRS)
+					return problem(
+						p, SSI_E_BADFIELD,
+						"local_dirs: '%s' is not an absolute directory%s",
+						t, " (16 at most, no '..')");
 			strcpy(p->c->gfs_local_dirs, v);
 			return 1;
 		}
