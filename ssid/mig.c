@@ -8,6 +8,7 @@
  * process started by grun here is a P_CHILD (its stdio are grun's own); once it has moved,
  * the home keeps a P_REMOTE record (where it runs) and the node holding it a P_RESTORED
  * entry (worker, pipes). The home is authoritative for "where" (the durable commit record).
+ * SIGNAL frames belong to sigsvc, which asks mig_signal() where a moved process runs.
  */
 #include "ssid/mig.h"
 #include "migrate/deputy.h"
@@ -76,6 +77,9 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 		ev->role = MIGPROTO_DEST;
 		ev->pev = e < 0 ? MIGPROTO_EV_RESTORE_FAILED : MIGPROTO_EV_PROGRESS;
 		ev->err = e;
+		ev->last_ms = mig_now_ms(); /* arrival: the destination's transfer time */
+		ev->bytes = w->u.mig_stream.len;
+		ev->eof = w->u.mig_stream.last;
 		ev->mig_id = w->u.mig_stream.mig_id;
 		if (e < 0)
 			snprintf(ev->reason, sizeof(ev->reason), "image stream: %s", ssierr_str(e));
@@ -93,12 +97,19 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 	case WIRE_MIG_OFFER:
 		ev->offer = w->u.mig_offer;
 		ev->mig_id = w->u.mig_offer.mig_id;
+		ev->roles = w->u.mig_offer.roles;
 		break;
 	case WIRE_MIG_ACCEPT:
 		ev->mig_id = w->u.mig_accept.mig_id;
+		ev->roles = w->u.mig_accept.roles;
+		break;
+	case WIRE_MIG_QUERY:
+		ev->mig_id = w->u.mig_query.mig_id;
+		ev->roles = w->u.mig_query.roles;
 		break;
 	case WIRE_MIG_REFUSE:
 		ev->mig_id = w->u.mig_refuse.mig_id;
+		ev->roles = w->u.mig_refuse.roles;
 		ev->err = w->u.mig_refuse.err;
 		snprintf(ev->reason, sizeof(ev->reason), "%s",
 			 w->u.mig_refuse.reason ? w->u.mig_refuse.reason : "");
@@ -106,12 +117,19 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 	case WIRE_MIG_READY:
 		ev->mig_id = w->u.mig_ready.mig_id;
 		ev->pid = w->u.mig_ready.pid;
+		ev->roles = w->u.mig_ready.roles;
+		ev->tm = (struct mig_times){.freeze_us = w->u.mig_ready.freeze_us,
+					    .transfer_us = w->u.mig_ready.transfer_us,
+					    .restore_us = w->u.mig_ready.restore_us,
+					    .bytes = w->u.mig_ready.bytes};
 		break;
 	case WIRE_MIG_COMMIT:
 		ev->mig_id = w->u.mig_commit.mig_id;
+		ev->roles = w->u.mig_commit.roles;
 		break;
 	case WIRE_MIG_ABORT:
 		ev->mig_id = w->u.mig_abort.mig_id;
+		ev->roles = w->u.mig_abort.roles;
 		ev->err = w->u.mig_abort.err;
 		snprintf(ev->reason, sizeof(ev->reason), "%s",
 			 w->u.mig_abort.reason ? w->u.mig_abort.reason : "");
@@ -119,6 +137,11 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 	case WIRE_MIG_DONE:
 		ev->mig_id = w->u.mig_done.mig_id;
 		ev->err = w->u.mig_done.err;
+		ev->roles = w->u.mig_done.roles;
+		ev->tm = (struct mig_times){.freeze_us = w->u.mig_done.freeze_us,
+					    .transfer_us = w->u.mig_done.transfer_us,
+					    .restore_us = w->u.mig_done.restore_us,
+					    .bytes = w->u.mig_done.bytes};
 		break;
 	case WIRE_STDIO:
 		ev->gpid = w->u.stdio.gpid;
@@ -137,11 +160,6 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 	case WIRE_EXIT:
 		ev->gpid = w->u.exit.gpid;
 		ev->status = w->u.exit.status;
-		break;
-	case WIRE_SIGNAL:
-		ev->gpid = w->u.signal.gpid;
-		ev->signo = w->u.signal.signo;
-		ev->uid = w->u.signal.origin_uid;
 		break;
 	default:
 		free(ev);
@@ -353,10 +371,6 @@ static void on_wire_ev(struct mig *m, struct mig_ev *ev)
 
 	switch (ev->type) {
 	case WIRE_STDIO:
-		if (ev->stream == MIG_STATS_STREAM) {
-			mig_proto_stats(m, ev);
-			return;
-		}
 		p = mig_proc(m, ev->gpid);
 		if (!p && (int)(ev->gpid >> 22) == m->self &&
 		    (ev->stream == 1 || ev->stream == 2) && ev->peer != m->self) {
@@ -370,14 +384,6 @@ static void on_wire_ev(struct mig *m, struct mig_ev *ev)
 		}
 		if (!p)
 			return;
-		if (ev->stream == MIG_SIGNAL_STREAM) {
-			if (ev->len == 4 && p->kind == P_RESTORED && ev->peer == p->home)
-				mig_deliver_signal(m, p,
-						   (int)((uint32_t)ev->data[0] << 24 |
-							 (uint32_t)ev->data[1] << 16 |
-							 (uint32_t)ev->data[2] << 8 | ev->data[3]));
-			return;
-		}
 		if (ev->stream == 0) {
 			mig_send_stdin(m, p, ev->eof, ev->data, ev->len);
 		} else if (p->home == m->self && p->kind != P_CHILD) {
@@ -399,9 +405,9 @@ static void on_wire_ev(struct mig *m, struct mig_ev *ev)
 		    !p->mig)
 			mig_deputy_exit(m, p, ev->status, NULL);
 		return;
-	case WIRE_SIGNAL:
+	case WIRE_SIGNAL: /* posted by mig_signal(): rights checked there */
 		p = mig_proc(m, ev->gpid);
-		if (p && p->kind == P_RESTORED && (ev->uid == 0 || ev->uid == p->uid))
+		if (p && p->home == m->self)
 			mig_deliver_signal(m, p, (int)ev->signo);
 		return;
 	default:
@@ -433,8 +439,7 @@ static void drain_queue(struct mig *m)
 	}
 }
 
-/* The snapshot mig_entries() hands out: moved processes only (a grun child still at home
- * is an ordinary local process for the process table). */
+/* The snapshot mig_entries() and mig_signal() read. */
 static void snapshot(struct mig *m)
 {
 	size_t n = 0;
@@ -442,13 +447,15 @@ static void snapshot(struct mig *m)
 	pthread_mutex_lock(&m->elock);
 	for (int i = 0; i < MIG_MAX_PROCS; i++) {
 		const struct proc *p = &m->procs[i];
-		if (!p->used || p->kind == P_CHILD || (p->kind == P_RESTORED && !p->resumed))
+		if (!p->used || (p->kind == P_RESTORED && !p->resumed))
 			continue;
 		m->ents[n++] = (struct mig_entry){.gpid = p->gpid,
 						  .uid = p->uid,
 						  .home = p->home,
 						  .node = p->where,
-						  .pid = p->where == m->self ? p->pid : 0};
+						  .pid = p->where == m->self ? p->pid : 0,
+						  .moving = p->mig != 0,
+						  .child = p->kind == P_CHILD};
 	}
 	m->nents = n;
 	pthread_mutex_unlock(&m->elock);
@@ -465,6 +472,59 @@ size_t mig_entries(struct mig *m, struct mig_entry *out, size_t cap)
 	memcpy(out, m->ents, n * sizeof(*out));
 	pthread_mutex_unlock(&m->elock);
 	return n;
+}
+
+static pthread_mutex_t cur_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mig *cur_mig; /* cur_lock */
+
+struct mig *mig_current(void)
+{
+	pthread_mutex_lock(&cur_lock);
+	struct mig *m = cur_mig;
+	pthread_mutex_unlock(&cur_lock);
+	return m;
+}
+
+int mig_signal(struct mig *m, uint32_t gpid, int signo, uint32_t uid, pid_t *pid)
+{
+	struct mig_entry e = {0};
+	int found = 0;
+
+	*pid = 0;
+	if (!m || signo < 0)
+		return -ENOENT;
+	pthread_mutex_lock(&m->elock);
+	for (size_t i = 0; i < m->nents && !found; i++)
+		if (m->ents[i].gpid == gpid) {
+			e = m->ents[i];
+			found = 1;
+		}
+	pthread_mutex_unlock(&m->elock);
+	if (!found || (e.child && !e.moving))
+		return -ENOENT;
+	if (e.node == m->self && e.pid > 0 && (!e.moving || e.home != m->self)) {
+		*pid = e.pid;
+		return 0;
+	}
+	if (e.home != m->self)
+		return -ENOENT; /* known here only as a copy leaving or arriving */
+	if (uid != 0 && uid != e.uid)
+		return -EPERM;
+	if (signo == 0)
+		return 1;
+	if (signo >= 64)
+		return -EINVAL; /* not carried to a moved process (held signals are a u64 mask) */
+	struct mig_ev *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	ev->kind = EVK_WIRE;
+	ev->peer = m->self;
+	ev->type = WIRE_SIGNAL;
+	ev->gpid = gpid;
+	ev->signo = (uint32_t)signo;
+	ev->uid = uid;
+	mig_post(m, ev);
+	return 1;
 }
 
 static void *loop(void *arg)
@@ -558,8 +618,8 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 {
 	static const uint16_t types[] = {WIRE_MIG_OFFER,  WIRE_MIG_ACCEPT, WIRE_MIG_REFUSE,
 					 WIRE_MIG_STREAM, WIRE_MIG_READY,  WIRE_MIG_COMMIT,
-					 WIRE_MIG_ABORT,  WIRE_MIG_DONE,   WIRE_STDIO,
-					 WIRE_EXIT,	  WIRE_SIGNAL};
+					 WIRE_MIG_ABORT,  WIRE_MIG_DONE,   WIRE_MIG_QUERY,
+					 WIRE_STDIO,	  WIRE_EXIT};
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dbpath[PATH_MAX + 16];
 	struct mig *m;
@@ -585,12 +645,6 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 		goto fail;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		r = cluster_on_msg(c, types[i], on_wire, m);
-		if (r == -EEXIST && types[i] == WIRE_SIGNAL) {
-			log_warn("SIGNAL frames are served by another module: signals to "
-				 "processes moved here will not be delivered by the migration "
-				 "module");
-			continue;
-		}
 		if (r < 0) {
 			snprintf(err, errlen, "migration: registering %s frames: %s",
 				 wire_type_name(types[i]), strerror(-r));
@@ -603,7 +657,7 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->sock_path);
+	memcpy(sa.sun_path, m->sock_path, strlen(m->sock_path) + 1); /* length checked above */
 	m->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->lfd < 0 || m->evfd < 0) {
@@ -627,6 +681,9 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 		goto fail;
 	}
 	m->running = 1;
+	pthread_mutex_lock(&cur_lock);
+	cur_mig = m;
+	pthread_mutex_unlock(&cur_lock);
 	*out = m;
 	return 0;
 fail:
@@ -651,6 +708,10 @@ void mig_free(struct mig *m)
 {
 	if (!m)
 		return;
+	pthread_mutex_lock(&cur_lock);
+	if (cur_mig == m)
+		cur_mig = NULL;
+	pthread_mutex_unlock(&cur_lock);
 	mig_stop(m);
 	mig_proto_free(m);
 	for (int i = 0; i < MIG_MAX_CLIENTS; i++)

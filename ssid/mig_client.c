@@ -99,14 +99,13 @@ void mig_deliver_signal(struct mig *m, struct proc *p, int signo)
 				  strerror(errno));
 		return;
 	}
-	/* SIGNAL frames belong to sigsvc, which finds processes by their home node; until it
-	 * asks this module, a signal to a moved process travels as STDIO stream 4. */
-	uint8_t d[4] = {(uint8_t)(signo >> 24), (uint8_t)(signo >> 16), (uint8_t)(signo >> 8),
-			(uint8_t)signo};
+	/* A SIGNAL frame to the node holding it: its sigsvc finds it through mig_signal() and
+	 * checks the rights again (the owner's uid: the deputy's, or checked by mig_signal). The
+	 * answer (request id 0) is not waited for. */
 	struct wire_msg w;
-	wire_msg_init(&w, WIRE_STDIO, 0);
-	w.u.stdio = (struct wire_stdio){
-		.gpid = p->gpid, .stream = MIG_SIGNAL_STREAM, .data = d, .len = sizeof(d)};
+	wire_msg_init(&w, WIRE_SIGNAL, 0);
+	w.u.signal = (struct wire_signal){
+		.gpid = p->gpid, .signo = (uint32_t)signo, .origin_uid = p->uid};
 	int e = cluster_send(m->c, p->where, &w);
 	if (e < 0)
 		log_warn("gpid %u: signal %d to node %d: %s", p->gpid, signo, p->where,

@@ -24,11 +24,17 @@
 #define MIG_MAX_PROCS	  256
 #define MIG_MAX_MACH	  64
 #define MIG_MAX_SINKS	  16
-#define MIG_STATS_STREAM  3 /* STDIO stream: "mig_id freeze transfer restore bytes" -> home */
-#define MIG_SIGNAL_STREAM 4 /* STDIO stream: u32 signo, home -> the node holding it */
+#define MIG_PIPE_SZ	  (8 << 20) /* image pipes (dump -> stream, sink -> restore) */
+#define MIG_KEEP_FINAL_MS 60000	    /* a final machine answers late QUERY/READY this long */
+
+/* Timings of a move as MIG_READY / MIG_DONE carry them (0: not known). */
+struct mig_times {
+	uint64_t freeze_us, transfer_us, restore_us, bytes;
+};
 
 enum mig_evk {
-	EVK_WIRE = 1, /* a MIG_*, STDIO, EXIT or SIGNAL frame from a peer (or from ourselves) */
+	EVK_WIRE = 1, /* a MIG_*, STDIO or EXIT frame from a peer (or from ourselves), or a
+		       * SIGNAL handed over by mig_signal() */
 	EVK_PROTO,    /* a local migproto event (stream thread, worker) for mig_id/role */
 };
 
@@ -39,12 +45,14 @@ struct mig_ev {
 	/* EVK_WIRE */
 	uint16_t type;
 	uint32_t reqid;
+	uint8_t roles;		     /* MIG_*: from << 4 | to, 0 if absent */
+	struct mig_times tm;	     /* MIG_READY, MIG_DONE */
 	struct wire_mig_offer offer; /* MIG_OFFER */
 	uint64_t mig_id;
 	int32_t err;
 	uint32_t pid;
 	uint32_t gpid, signo, uid; /* STDIO, EXIT, SIGNAL */
-	uint8_t stream, eof;
+	uint8_t stream, eof;	   /* eof: also "last chunk" of a MIG_STREAM progress */
 	int32_t status;
 	uint8_t *data; /* STDIO data (malloc'd) */
 	size_t len;
@@ -53,7 +61,8 @@ struct mig_ev {
 	int role;
 	int pev; /* enum migproto_ev */
 	struct dump_stats dst;
-	double first_ms, last_ms; /* stream: when the first / last chunk went out */
+	double first_ms, last_ms; /* stream: when the first / last chunk went out (destination:
+				   * last_ms = when this chunk arrived) */
 	uint64_t bytes;
 	int killed; /* stream end: the engine killed the process (complete image) */
 	int img_fd; /* stream end: a memfd with the whole image, or -1 (taken by the receiver) */
@@ -106,10 +115,16 @@ struct mach {
 	int thawed;	   /* source: the move is abandoned and that was handled */
 	unsigned dead_fed; /* NODE_DEAD given for src (1), dst (2), home (4) */
 	int stalled;	   /* a stall fault hit: this side takes no further action */
-	/* statistics, merged at home */
+	/* statistics: measured at the destination (first image byte received -> resumed,
+	 * first -> last chunk received, the restore engine's time, bytes received), sent to
+	 * the home in MIG_READY and MIG_DONE; a home that is the source measures the freeze
+	 * itself, from the engine's first image byte to DONE */
 	int64_t freeze_ms, transfer_ms, restore_ms;
 	uint64_t bytes;
+	double t_first, t_last; /* destination: chunk arrivals; source at home: frozen */
+	double freeze_exact, transfer_exact, restore_exact; /* destination, ms, < 0 unknown */
 	int reported;
+	double final_at; /* when the machine became final (kept a while to answer QUERY) */
 };
 
 struct client {
@@ -172,8 +187,12 @@ double mig_now_ms(void);
 void mig_relay_drain(struct mig *m, struct proc *p); /* send what is in its pipes now */
 void mig_proc_exited(struct mig *m, struct proc *p); /* EXIT to home once output is out */
 
+/* mig_mach.c */
+struct mach *mig_mach_new(struct mig *m, int role, const struct migproto_params *pp);
 /* mig_proto.c */
 struct mach *mig_mach_find(struct mig *m, uint64_t id, int role);
+void mig_step(struct mig *m, struct mach *k, struct migproto_event *ev); /* and act */
+void mig_send_msg(struct mig *m, struct mach *k, const struct migproto_action *a);
 void mig_proto_wire(struct mig *m, struct mig_ev *ev);	/* a MIG_* frame */
 void mig_proto_local(struct mig *m, struct mig_ev *ev); /* an EVK_PROTO event */
 void mig_proto_timers(struct mig *m, int *tmo_ms);
@@ -181,16 +200,15 @@ void mig_proto_nodes(struct mig *m); /* membership check, about once a second */
 enum fault_action mig_fault(const char *point, const char *role); /* crash: exits */
 int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen);
 void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line);
-void mig_proto_stats(struct mig *m, const struct mig_ev *ev);
 void mig_proto_free(struct mig *m);
 void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, const char *why);
 
 /* mig_stream.c */
 void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4))); /* a step line for h's gmigrate */
-/* Timings of one side (-1 unknown) to the home's machine (local, or STDIO stream 3). */
-void mig_send_stats(struct mig *m, struct mach *k, int64_t fr, int64_t tr, int64_t rs,
-		    uint64_t bytes);
+/* Timings (-1 unknown) into the home's machine h; progress lines for its gmigrate. */
+void mig_merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int64_t rs,
+		     uint64_t bytes);
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
 void mig_sink_close(struct mig *m, uint64_t id);
 void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */

@@ -1,11 +1,13 @@
 /*
  * mig_proto.c - the daemon side of the migration protocol: one migrate/migproto.h machine
  * per migration per role on this node, the actions they ask for (wire sends, the durable
- * commit record, reports; checkpoint, stream and restore are started in mig_stream.c), and
- * time-outs.
+ * commit record, reports; checkpoint, stream and restore are started in mig_stream.c), the
+ * timings the destination reports. The machine table, time-outs, the home's request entry
+ * and the membership check: mig_mach.c.
  *
- * Routing: a MIG_* frame's request id carries the sender's and the receiver's role
- * (from << 8 | to), since home may share a node with the source or the destination. A
+ * Routing: a MIG_* frame's `roles` field (and, for older peers, its request id: from << 8
+ * | to) names the sender's and the receiver's role, since home may share a node with the
+ * source or the destination. A
  * MIG_OFFER sent by the home to the source (to = SOURCE) is the request "start moving gpid"
  * (gmigrate runs at the home). Sends to this node are posted to our own queue.
  * Engine gap: dump.h has no "leave frozen", so the source checkpoints with DUMP_KILL: from
@@ -14,8 +16,6 @@
  */
 #include "migrate/deputy.h"
 #include "migrate/fault.h"
-#include "ssid/client.h"
-#include "ssid/ctl.h"
 #include "ssid/log.h"
 #include "ssid/mig_int.h"
 #include "ssid/ssierr.h"
@@ -43,26 +43,6 @@ struct mach *mig_mach_find(struct mig *m, uint64_t id, int role)
 	return NULL;
 }
 
-static struct mach *mach_new(struct mig *m, int role, const struct migproto_params *pp)
-{
-	for (int i = 0; i < MIG_MAX_MACH; i++) {
-		struct mach *k = &m->mach[i];
-		if (k->used)
-			continue;
-		memset(k, 0, sizeof(*k));
-		if (migproto_init(&k->p, (enum migproto_role)role, pp, now_ms()) < 0)
-			return NULL;
-		k->used = 1;
-		k->requester = -1;
-		k->rfd = -1;
-		k->img_fd = -1;
-		k->freeze_ms = k->transfer_ms = k->restore_ms = -1;
-		return k;
-	}
-	return NULL;
-}
-
-static void step(struct mig *m, struct mach *k, struct migproto_event *ev);
 static void source_thaw(struct mig *m, struct mach *k);
 
 /* A fault-injection point of the daemon (migrate/fault.h; tests only): "mig.<step>" for the
@@ -111,9 +91,9 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 		p->pid = pid;
 		k->pid = (uint32_t)pid;
 		k->restore_ms = (int64_t)ms;
+		k->restore_exact = ms;
 		log_info("gpid %u restored as pid %d in %.0f ms%s (held until the commit)", p->gpid,
 			 pid, ms, pidns ? " in a new PID namespace" : "");
-		mig_send_stats(m, k, -1, -1, (int64_t)ms, 0);
 		struct migproto_event ev = {.type = MIGPROTO_EV_RESTORED};
 		enum fault_action f = mig_fault("mig.before_ready", "dst");
 		if (f == FAULT_STALL) {
@@ -125,7 +105,7 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 			ev.err = -EIO;
 			ev.reason = "fault injected at mig.before_ready";
 		}
-		step(m, k, &ev);
+		mig_step(m, k, &ev);
 	} else if (line[0] == 'F') {
 		if (k && !p->resumed && !p->pid) {
 			struct migproto_event ev = {.type = MIGPROTO_EV_RESTORE_FAILED,
@@ -133,7 +113,7 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 						    .reason =
 							    line[1] ? line + 2 : "restore failed"};
 			log_warn("gpid %u: restore failed: %s", p->gpid, ev.reason);
-			step(m, k, &ev);
+			mig_step(m, k, &ev);
 		} else {
 			if (!p->pid)
 				log_warn("gpid %u: restore here failed: %s", p->gpid,
@@ -152,17 +132,29 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 
 /* ------------------------------------------------------------------ actions */
 
-static void send_msg(struct mig *m, struct mach *k, const struct migproto_action *a)
+/* ms (< 0 unknown) as the wire's us (0 unknown; a known time is at least 1 us). */
+static uint64_t us_of(double ms)
+{
+	return ms < 0 ? 0 : ms * 1000.0 < 1.0 ? 1 : (uint64_t)(ms * 1000.0);
+}
+
+static int64_t ms_of(uint64_t us)
+{
+	return us ? (int64_t)(us / 1000) : -1;
+}
+
+void mig_send_msg(struct mig *m, struct mach *k, const struct migproto_action *a)
 {
 	struct wire_msg w;
 	uint64_t id = k->p.mig_id;
+	/* roles travel in the `roles` field and, for older peers, in the request id */
 	uint32_t reqid = (uint32_t)k->p.role << 8 | (uint32_t)a->to_role;
+	uint8_t roles = (uint8_t)((unsigned)k->p.role << 4 | (unsigned)a->to_role);
+	struct mig_times tm = {.freeze_us = us_of(k->freeze_exact),
+			       .transfer_us = us_of(k->transfer_exact),
+			       .restore_us = us_of(k->restore_exact),
+			       .bytes = k->bytes};
 
-	if (a->msg == MIGPROTO_QUERY) {
-		log_debug("migration %llx: QUERY to node %d not sent (no wire type yet)",
-			  (unsigned long long)id, a->to);
-		return;
-	}
 	wire_msg_init(&w, (uint16_t)a->msg, reqid);
 	switch (a->msg) {
 	case MIGPROTO_OFFER:
@@ -174,26 +166,46 @@ static void send_msg(struct mig *m, struct mach *k, const struct migproto_action
 							.uid = k->uid,
 							.gid = k->gid};
 		snprintf(w.u.mig_offer.comm, sizeof(w.u.mig_offer.comm), "%s", k->comm);
+		w.u.mig_offer.roles = roles;
 		break;
 	case MIGPROTO_ACCEPT:
 		w.u.mig_accept.mig_id = id;
+		w.u.mig_accept.roles = roles;
 		break;
 	case MIGPROTO_REFUSE:
-		w.u.mig_refuse = (struct wire_mig_refuse){
-			.mig_id = id, .err = a->err ? a->err : -EPERM, .reason = a->reason};
+		w.u.mig_refuse = (struct wire_mig_refuse){.mig_id = id,
+							  .err = a->err ? a->err : -EPERM,
+							  .reason = a->reason,
+							  .roles = roles};
 		break;
 	case MIGPROTO_READY:
-		w.u.mig_ready = (struct wire_mig_ready){.mig_id = id, .pid = k->pid};
+		w.u.mig_ready = (struct wire_mig_ready){.mig_id = id,
+							.pid = k->pid,
+							.roles = roles,
+							.transfer_us = tm.transfer_us,
+							.restore_us = tm.restore_us,
+							.bytes = tm.bytes};
+		tm.freeze_us = 0; /* not known before the resume */
 		break;
 	case MIGPROTO_COMMIT:
 		w.u.mig_commit.mig_id = id;
+		w.u.mig_commit.roles = roles;
 		break;
 	case MIGPROTO_ABORT:
-		w.u.mig_abort =
-			(struct wire_mig_abort){.mig_id = id, .err = a->err, .reason = a->reason};
+		w.u.mig_abort = (struct wire_mig_abort){
+			.mig_id = id, .err = a->err, .reason = a->reason, .roles = roles};
 		break;
 	case MIGPROTO_DONE:
-		w.u.mig_done.mig_id = id;
+		w.u.mig_done = (struct wire_mig_done){.mig_id = id,
+						      .roles = roles,
+						      .freeze_us = tm.freeze_us,
+						      .transfer_us = tm.transfer_us,
+						      .restore_us = tm.restore_us,
+						      .bytes = tm.bytes};
+		break;
+	case MIGPROTO_QUERY:
+		w.u.mig_query.mig_id = id;
+		w.u.mig_query.roles = roles;
 		break;
 	default:
 		return;
@@ -206,9 +218,12 @@ static void send_msg(struct mig *m, struct mach *k, const struct migproto_action
 		ev->peer = m->self;
 		ev->type = w.type;
 		ev->reqid = reqid;
+		ev->roles = roles;
 		ev->mig_id = id;
 		ev->err = a->err;
 		ev->pid = k->pid;
+		if (a->msg == MIGPROTO_READY || a->msg == MIGPROTO_DONE)
+			ev->tm = tm;
 		if (a->msg == MIGPROTO_OFFER)
 			ev->offer = w.u.mig_offer;
 		snprintf(ev->reason, sizeof(ev->reason), "%s", a->reason ? a->reason : "");
@@ -401,7 +416,7 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 	}
 	switch (a->kind) {
 	case MIGPROTO_A_SEND:
-		send_msg(m, k, a);
+		mig_send_msg(m, k, a);
 		break;
 	case MIGPROTO_A_FREEZE:
 		mig_stream_start(m, k);
@@ -492,6 +507,10 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 			p->kind = P_RESTORED;
 			p->where = m->self;
 			p->mig = 0;
+			if (k->t_first > 0) {
+				k->freeze_exact = mig_now_ms() - k->t_first;
+				k->freeze_ms = (int64_t)k->freeze_exact;
+			}
 			log_info("gpid %u now runs here as pid %d", p->gpid, p->pid);
 			if (p->home == m->self)
 				deliver_held(m, p);
@@ -528,7 +547,7 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 	}
 }
 
-static void step(struct mig *m, struct mach *k, struct migproto_event *ev)
+void mig_step(struct mig *m, struct mach *k, struct migproto_event *ev)
 {
 	struct migproto_action a[MIGPROTO_MAX_ACTIONS];
 	size_t n = 0;
@@ -557,7 +576,8 @@ static void step(struct mig *m, struct mach *k, struct migproto_event *ev)
 
 void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 {
-	int from = (int)(ev->reqid >> 8), to = (int)(ev->reqid & 0xff);
+	int from = ev->roles ? ev->roles >> 4 : (int)(ev->reqid >> 8),
+	    to = ev->roles ? ev->roles & 0xf : (int)(ev->reqid & 0xff);
 	struct migproto_event pe = {.type = MIGPROTO_EV_MSG,
 				    .node = (uint16_t)ev->peer,
 				    .from = (enum migproto_role)from,
@@ -582,7 +602,7 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 					     .home = o->home};
 		struct proc *p = mig_proc(m, o->gpid);
 		migproto_conf_default(&pp.conf);
-		k = mach_new(m, to, &pp);
+		k = mig_mach_new(m, to, &pp);
 		if (!k) {
 			log_warn("migration %llx: bad or too many offers",
 				 (unsigned long long)o->mig_id);
@@ -600,20 +620,20 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 							    .msg = MIGPROTO_REFUSE,
 							    .err = -ESRCH,
 							    .reason = "the process is not here"};
-				send_msg(m, k, &r);
+				mig_send_msg(m, k, &r);
 				k->used = 0;
 				return;
 			}
 			k->pid = (uint32_t)p->pid;
 			p->mig = o->mig_id;
-			step(m, k, &st);
+			mig_step(m, k, &st);
 			return;
 		}
 		if (to == MIGPROTO_DEST)
 			pe.err = p && p->home != m->self ? -EEXIST : 0;
 		else if (!p || p->where != o->src || (p->mig && p->mig != o->mig_id))
 			pe.err = -ESRCH;
-		step(m, k, &pe);
+		mig_step(m, k, &pe);
 		return;
 	}
 	k = mig_mach_find(m, ev->mig_id, to);
@@ -630,11 +650,20 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 		k->used = 0;
 		return;
 	}
-	if (ev->type == WIRE_MIG_READY && to == MIGPROTO_HOME) {
+	if (ev->type == WIRE_MIG_READY && to == MIGPROTO_HOME &&
+	    k->p.state == MIGPROTO_H_WAIT_READY) {
 		k->pid = ev->pid;
+		mig_merge_stats(m, k, -1, ms_of(ev->tm.transfer_us), ms_of(ev->tm.restore_us),
+				ev->tm.bytes);
 		mig_progress(m, k, "node %d is ready: committing", k->p.dst);
 	}
-	step(m, k, &pe);
+	if (ev->type == WIRE_MIG_DONE && to == MIGPROTO_HOME && !k->reported) {
+		int64_t fr = ms_of(ev->tm.freeze_us);
+		if (k->p.src == m->self && k->t_first > 0) /* frozen here: one clock */
+			fr = (int64_t)(mig_now_ms() - k->t_first);
+		mig_merge_stats(m, k, fr, -1, -1, ev->tm.bytes);
+	}
+	mig_step(m, k, &pe);
 }
 
 void mig_proto_local(struct mig *m, struct mig_ev *ev)
@@ -660,11 +689,26 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev)
 			k->img_fd = ev->img_fd;
 		}
 	}
-	if (ev->pev == MIGPROTO_EV_STREAM_DONE) {
-		k->freeze_ms = (int64_t)ev->dst.frozen_ms;
-		k->transfer_ms = (int64_t)(ev->last_ms - ev->first_ms);
-		k->bytes = ev->bytes;
-		mig_send_stats(m, k, k->freeze_ms, k->transfer_ms, -1, k->bytes);
+	if (ev->pev == MIGPROTO_EV_STREAM_DONE) { /* the source's view, for its log */
+		log_debug("migration %llx: image %llu bytes sent in %.0f ms, engine froze it "
+			  "for %.0f ms",
+			  (unsigned long long)k->p.mig_id, (unsigned long long)ev->bytes,
+			  ev->last_ms - ev->first_ms, ev->dst.frozen_ms);
+	}
+	if (ev->pev == MIGPROTO_EV_FROZEN && ev->role == MIGPROTO_SOURCE && k->p.home == m->self) {
+		struct mach *h = mig_mach_find(m, k->p.mig_id, MIGPROTO_HOME);
+		if (h)
+			h->t_first = mig_now_ms();
+	}
+	if (ev->pev == MIGPROTO_EV_PROGRESS && ev->role == MIGPROTO_DEST && ev->last_ms > 0) {
+		if (k->t_first <= 0)
+			k->t_first = ev->last_ms;
+		k->bytes += ev->bytes;
+		if (ev->eof) {
+			k->t_last = ev->last_ms;
+			k->transfer_exact = k->t_last - k->t_first;
+			k->transfer_ms = (int64_t)k->transfer_exact;
+		}
 	}
 	if (ev->pev == MIGPROTO_EV_STREAM_DONE || ev->pev == MIGPROTO_EV_STREAM_FAILED ||
 	    ev->pev == MIGPROTO_EV_FREEZE_FAILED) {
@@ -675,185 +719,9 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev)
 		if (ev->pev != MIGPROTO_EV_STREAM_DONE)
 			log_warn("migration %llx: %s", (unsigned long long)k->p.mig_id, ev->reason);
 	}
-	step(m, k, &pe);
+	mig_step(m, k, &pe);
 	if (k->thaw_pending && !k->th_started) {
 		k->thaw_pending = 0;
 		source_thaw(m, k);
 	}
-}
-
-int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen)
-{
-	struct proc *p = mig_proc(m, gpid);
-	struct client *c = &m->cl[ci];
-	struct migproto_params pp;
-	struct mach *h;
-
-	if ((int)(gpid >> 22) != m->self) {
-		snprintf(err, errlen, "gpid %u has its home on node %u: run gmigrate there", gpid,
-			 gpid >> 22);
-		return -EXDEV;
-	}
-	if (!p) {
-		snprintf(err, errlen, "no process with gpid %u started here by grun", gpid);
-		return -ESRCH;
-	}
-	if (c->uid != 0 && c->uid != p->uid) {
-		snprintf(err, errlen, "Operation not permitted: gpid %u belongs to uid %u", gpid,
-			 p->uid);
-		return -EPERM;
-	}
-	if (dst == 0)
-		dst = m->self;
-	if (dst == p->where) {
-		snprintf(err, errlen, "gpid %u already runs on node %d", gpid, dst);
-		return -EALREADY;
-	}
-	if (p->mig) {
-		snprintf(err, errlen, "gpid %u is already being moved", gpid);
-		return -EBUSY;
-	}
-	memset(&pp, 0, sizeof(pp));
-	pp.mig_id = (uint64_t)p->where << 48 |
-		    ((uint64_t)cluster_wall_ms() & 0xffffffffffull) << 8 | (m->seq++ & 0xff);
-	pp.gpid = gpid;
-	pp.self = (uint16_t)m->self;
-	pp.src = (uint16_t)p->where;
-	pp.dst = (uint16_t)dst;
-	pp.home = (uint16_t)m->self;
-	migproto_conf_default(&pp.conf);
-	h = mach_new(m, MIGPROTO_HOME, &pp);
-	if (!h) {
-		snprintf(err, errlen,
-			 "cannot start migration to node %d (bad node, or too many "
-			 "migrations at once)",
-			 dst);
-		return -EINVAL;
-	}
-	h->requester = ci;
-	h->t0 = cluster_wall_ms();
-	h->t0_mono = mig_now_ms();
-	h->uid = p->uid;
-	snprintf(h->comm, sizeof(h->comm), "%s", p->comm);
-	if (db_mig_start(m->db, gpid, p->where, dst, h->t0, &h->db_id) < 0)
-		log_warn("migration history: %s", db_errmsg(m->db));
-	p->mig = pp.mig_id;
-	p->src_dead = 0;
-	if (p->where == m->self) {
-		pp.self = (uint16_t)m->self;
-		struct mach *s = mach_new(m, MIGPROTO_SOURCE, &pp);
-		if (!s) {
-			h->used = 0;
-			p->mig = 0;
-			snprintf(err, errlen, "cannot start the source side");
-			return -ENOMEM;
-		}
-		s->pid = (uint32_t)p->pid;
-		s->uid = p->uid;
-		snprintf(s->comm, sizeof(s->comm), "%s", p->comm);
-		struct migproto_event st = {.type = MIGPROTO_EV_START};
-		step(m, s, &st);
-	} else {
-		struct migproto_action r = {.kind = MIGPROTO_A_SEND,
-					    .to = (uint16_t)p->where,
-					    .to_role = MIGPROTO_SOURCE,
-					    .msg = MIGPROTO_OFFER};
-		send_msg(m, h, &r);
-	}
-	mig_progress(m, h, "offering gpid %u to node %d", gpid, dst);
-	log_info("migration %llx: gpid %u from node %d to node %d asked by uid %u",
-		 (unsigned long long)pp.mig_id, gpid, p->where, dst, c->uid);
-	return 0;
-}
-
-/* Membership: a node that is down makes the machines that wait on it move on
- * (NODE_DEAD), and a process of ours that ran there is lost (its deputy is told). */
-void mig_proto_nodes(struct mig *m)
-{
-	char sock[PATH_MAX + 16], err[256];
-	struct client_node *v = NULL;
-	struct client *cl;
-	size_t n = 0;
-
-	snprintf(sock, sizeof(sock), "%s/%s", m->cfg->run_dir, CTL_SOCK_NAME);
-	if (client_open(&cl, sock, err, sizeof(err)) < 0)
-		return;
-	int r = client_nodes(cl, &v, &n);
-	client_close(cl);
-	if (r < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		int id = v[i].id;
-		if (strcmp(v[i].state, "down") || v[i].self)
-			continue;
-		for (int j = 0; j < MIG_MAX_MACH; j++) {
-			struct mach *k = &m->mach[j];
-			if (!k->used || migproto_final(&k->p) ||
-			    (id != k->p.src && id != k->p.dst && id != k->p.home) ||
-			    (k->dead_fed & (1u << (id == k->p.src   ? 0
-						   : id == k->p.dst ? 1
-								    : 2))))
-				continue;
-			k->dead_fed |= 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
-			struct migproto_event ev = {.type = MIGPROTO_EV_NODE_DEAD,
-						    .node = (uint16_t)id};
-			log_warn("migration %llx: node %d is down", (unsigned long long)k->p.mig_id,
-				 id);
-			step(m, k, &ev);
-		}
-		for (int j = 0; j < MIG_MAX_PROCS; j++) {
-			struct proc *p = &m->procs[j];
-			char text[160];
-			if (!p->used || p->home != m->self || p->kind != P_REMOTE || p->mig ||
-			    p->where != id)
-				continue;
-			snprintf(text, sizeof(text),
-				 "the process was lost: node %d, which ran it, is down", id);
-			mig_deputy_exit(m, p, SIGKILL, text);
-		}
-	}
-	free(v);
-}
-
-void mig_proto_timers(struct mig *m, int *tmo_ms)
-{
-	uint64_t now = now_ms();
-
-	for (int i = 0; i < MIG_MAX_MACH; i++) {
-		struct mach *k = &m->mach[i];
-		if (!k->used)
-			continue;
-		uint64_t d = migproto_deadline(&k->p);
-		if (d && d <= now) {
-			struct migproto_event ev = {.type = MIGPROTO_EV_TIMER};
-			step(m, k, &ev);
-			d = migproto_deadline(&k->p);
-		}
-		if (migproto_final(&k->p) && !k->th_started && !k->thaw_pending &&
-		    (k->p.role != MIGPROTO_HOME || k->reported)) {
-			if (k->img_fd >= 0)
-				close(k->img_fd);
-			k->used = 0;
-			continue;
-		}
-		if (d && d > now && (int64_t)(d - now) < *tmo_ms)
-			*tmo_ms = (int)(d - now);
-	}
-}
-
-void mig_proto_free(struct mig *m)
-{
-	for (int i = 0; i < MIG_MAX_MACH; i++) {
-		struct mach *k = &m->mach[i];
-		if (k->used && k->th_started) {
-			k->cancel = 1;
-			pthread_join(k->th, NULL);
-		}
-		if (k->used && k->img_fd >= 0)
-			close(k->img_fd);
-		k->used = 0;
-	}
-	for (int i = 0; i < MIG_MAX_SINKS; i++)
-		if (m->sinks[i].fd >= 0)
-			close(m->sinks[i].fd);
 }

@@ -3,7 +3,7 @@
  * the thread that streams its image as MIG_STREAM chunks (no temporary file); on the
  * destination, the sinks that feed arriving chunks into a restore worker's pipe and the
  * worker itself (restore with fds 0-2 as pipes, hold until the commit, wait, report); and
- * the timings each side measures, gathered at the home (history, gmigrate's progress).
+ * the progress lines and the merge of the timings the destination reports (mig_proto.c).
  *
  * Threads: the stream thread only reads its pipe, sends frames and posts events; the sinks
  * are written by link threads under m->qlock; the worker is a forked process that reports
@@ -28,6 +28,15 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ source: stream */
+
+/* Image pipes: MIG_PIPE_SZ (beyond pipe-max-size needs CAP_SYS_RESOURCE, which the daemon
+ * has as root), else as large as allowed. A large pipe lets the engine, the stream and the
+ * link thread run without waiting on each other for every chunk. */
+static void set_pipe_size(int fd)
+{
+	if (fcntl(fd, F_SETPIPE_SZ, MIG_PIPE_SZ) < 0)
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
 
 /* What the checkpoint child reports on its result pipe. */
 struct dump_result {
@@ -156,7 +165,7 @@ static void *stream_thread(void *a)
 			       "no memory or pipe for the image stream");
 		goto out;
 	}
-	(void)fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+	set_pipe_size(p[0]);
 	dpid = fork_dumper(s->pid, p[1], res[1]);
 	close(p[1]);
 	close(res[1]);
@@ -434,7 +443,7 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 	    (image_fd < 0 && pipe2(img, O_CLOEXEC)))
 		return -errno; /* leaks a few fds on this rare path */
 	if (image_fd < 0)
-		(void)fcntl(img[1], F_SETPIPE_SZ, 1 << 20);
+		set_pipe_size(img[1]);
 	w = fork();
 	if (w < 0)
 		return -errno;
@@ -510,8 +519,8 @@ void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)
 	buf_free(&b);
 }
 
-static void merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int64_t rs,
-			uint64_t bytes)
+void mig_merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int64_t rs,
+		     uint64_t bytes)
 {
 	if (fr >= 0)
 		h->freeze_ms = fr;
@@ -527,44 +536,4 @@ static void merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, i
 			     tr > 0 ? (double)bytes / 1048576.0 / ((double)tr / 1000.0) : 0.0);
 	if (rs >= 0)
 		mig_progress(m, h, "restored on node %d in %lld ms", h->p.dst, (long long)rs);
-}
-
-void mig_send_stats(struct mig *m, struct mach *k, int64_t fr, int64_t tr, int64_t rs,
-		    uint64_t bytes)
-{
-	char t[160];
-
-	if (k->p.home == m->self) {
-		struct mach *h = mig_mach_find(m, k->p.mig_id, MIGPROTO_HOME);
-		if (h)
-			merge_stats(m, h, fr, tr, rs, bytes);
-		return;
-	}
-	int n = snprintf(t, sizeof(t), "%llu %lld %lld %lld %llu", (unsigned long long)k->p.mig_id,
-			 (long long)fr, (long long)tr, (long long)rs, (unsigned long long)bytes);
-	struct wire_msg w;
-	wire_msg_init(&w, WIRE_STDIO, 0);
-	w.u.stdio = (struct wire_stdio){.gpid = k->p.gpid,
-					.stream = MIG_STATS_STREAM,
-					.data = (const uint8_t *)t,
-					.len = (size_t)n};
-	if (cluster_send(m->c, k->p.home, &w) < 0)
-		log_debug("migration %llx: statistics to node %d lost",
-			  (unsigned long long)k->p.mig_id, k->p.home);
-}
-
-void mig_proto_stats(struct mig *m, const struct mig_ev *ev)
-{
-	char t[160];
-	unsigned long long id, bytes;
-	long long fr, tr, rs;
-	struct mach *h;
-
-	snprintf(t, sizeof(t), "%.*s", (int)(ev->len < 159 ? ev->len : 159),
-		 ev->data ? (const char *)ev->data : "");
-	if (sscanf(t, "%llu %lld %lld %lld %llu", &id, &fr, &tr, &rs, &bytes) != 5)
-		return;
-	h = mig_mach_find(m, id, MIGPROTO_HOME);
-	if (h)
-		merge_stats(m, h, fr, tr, rs, bytes);
 }

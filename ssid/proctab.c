@@ -4,12 +4,16 @@
  * Owns the two caches and the per-peer bookkeeping described in the header. Assumes peers run
  * the same table format (PROCTAB_RECORDS_FMT); a peer whose table does not decode, or claims
  * another node's id, name or processes, is left out of the view like a silent one.
+ * A process moved here by the migration module (mig.h) is listed under its original gpid
+ * (home = the node it was born on, node = this one, pid = its pid here), not under the gpid
+ * its local pid would give; its home lists it only through the node holding it.
  * Locks: selflock over the own-table cache (link threads and the main thread); everything else
  * (cluster cache, last[], skip_until[]) is touched by the main thread only.
  */
 #include "ssid/proctab.h"
 #include "ssid/log.h"
 #include "ssid/member.h"
+#include "ssid/mig.h"
 #include "ssid/ptable.h"
 #include "ssid/ssierr.h"
 #include "ssid/wire.h"
@@ -65,6 +69,43 @@ void proctab_free(struct proctab *pt)
 	free(pt);
 }
 
+/* Give processes moved here their gpid (mig.h); drop a record whose gpid would be shown twice. */
+static void remap_moved(struct ptable *t, int self)
+{
+	struct mig_entry e[256];
+	size_t n = mig_entries(mig_current(), e, sizeof(e) / sizeof(e[0]));
+	int changed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].child || e[i].node != self || e[i].pid <= 0)
+			continue;
+		for (uint32_t j = 0; j < t->nprocs; j++) {
+			struct ptable_proc *p = &t->procs[j];
+			if (p->pid == (uint32_t)e[i].pid && p->node == self) {
+				p->gpid = e[i].gpid;
+				p->home = (uint16_t)e[i].home;
+				changed = 1;
+			} else if (p->gpid == e[i].gpid) {
+				p->gpid = 0; /* a local pid that collides with the moved gpid */
+				changed = 1;
+			}
+		}
+	}
+	if (!changed)
+		return;
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < t->nprocs; j++) {
+		if (t->procs[j].gpid) {
+			t->procs[k++] = t->procs[j];
+		} else {
+			free(t->procs[j].cmdline);
+			free(t->procs[j].cgroup);
+		}
+	}
+	t->nprocs = k;
+	ptable_sort(t);
+}
+
 /* Append this node's encoded table to out, reading /proc if the cached one is too old. */
 static int self_encode(struct proctab *pt, struct buf *out)
 {
@@ -79,6 +120,8 @@ static int self_encode(struct proctab *pt, struct buf *out)
 		buf_reset(&pt->self_enc);
 		pt->self_mono = 0;
 		r = ptable_read_self(&t, pt->procdir, (unsigned)pt->cfg->id, pt->cfg->name);
+		if (r == 0 && !strcmp(pt->procdir, "/proc"))
+			remap_moved(t, pt->cfg->id);
 		if (r == 0)
 			r = ptable_encode(t, &pt->self_enc);
 		ptable_free(t);
@@ -211,6 +254,25 @@ static int peer_table_ok(const struct ptable *t, int peer)
 	return 1;
 }
 
+/* A process that just moved may be in two tables read at slightly different times (the
+ * node it left, cached up to PROCTAB_SELF_CACHE_MS, and the node it runs on now): keep the
+ * record already in t, so the move never costs the whole peer table (ptable_merge refuses
+ * a gpid twice). t is sorted. */
+static void drop_dups(struct ptable *t, struct ptable *add)
+{
+	uint32_t k = 0;
+
+	for (uint32_t j = 0; j < add->nprocs; j++) {
+		if (!ptable_find(t, add->procs[j].gpid)) {
+			add->procs[k++] = add->procs[j];
+			continue;
+		}
+		free(add->procs[j].cmdline);
+		free(add->procs[j].cgroup);
+	}
+	add->nprocs = k;
+}
+
 /* Merge peer's reply r into t. 0, or negative (the peer is then shown without processes). */
 static int merge_peer(struct proctab *pt, struct ptable *t, struct pending_req *r, const char *name)
 {
@@ -225,6 +287,7 @@ static int merge_peer(struct proctab *pt, struct ptable *t, struct pending_req *
 	if (e == 0) {
 		pt2->nodes[0].state = PTABLE_NODE_UP;
 		remember(pt, &pt2->nodes[0]);
+		drop_dups(t, pt2);
 		e = ptable_merge(t, pt2);
 	}
 	if (e < 0)

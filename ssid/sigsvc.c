@@ -4,10 +4,14 @@
  * The target is pinned with a pidfd before its credentials are read and checked again after,
  * so a pid reused between the check and the kill can never receive a signal meant for its
  * predecessor: the signal goes through the pidfd (pidfd_send_signal), which names one process.
+ * Processes moved by the migration module (grun) are found through mig_signal(): the node
+ * holding one kills it by its local pid; its home hands the signal to the migration module,
+ * which sends a SIGNAL to the holder (or holds it while the process moves).
  */
 #include "ssid/sigsvc.h"
 #include "ssid/log.h"
 #include "ssid/member.h"
+#include "ssid/mig.h"
 #include "ssid/ptable.h"
 #include "ssid/ssierr.h"
 #include "ssid/wire.h"
@@ -81,16 +85,12 @@ static int read_uids(const char *procdir, pid_t pid, uid_t uids[3])
 	return r;
 }
 
-int sigsvc_local(const char *procdir, int self_id, uint32_t gpid, int signo, uid_t uid)
+/* signo to local pid with kill(2)'s rights check for uid. */
+static int signal_pid(const char *procdir, pid_t pid, int signo, uid_t uid)
 {
-	uint32_t pid = gpid & PTABLE_PID_MASK;
 	uid_t ids[3];
 	int pfd, r;
 
-	if (signo < 0 || signo > SIGRTMAX)
-		return -EINVAL;
-	if ((int)(gpid >> PTABLE_PID_BITS) != self_id || pid == 0 || gpid > INT32_MAX)
-		return -ESRCH;
 	pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
 	if (pfd < 0)
 		return errno == EINVAL ? -ESRCH : -errno;
@@ -106,6 +106,31 @@ int sigsvc_local(const char *procdir, int self_id, uint32_t gpid, int signo, uid
 	return r;
 }
 
+int sigsvc_local(const char *procdir, int self_id, uint32_t gpid, int signo, uid_t uid)
+{
+	uint32_t pid = gpid & PTABLE_PID_MASK;
+
+	if (signo < 0 || signo > SIGRTMAX)
+		return -EINVAL;
+	if ((int)(gpid >> PTABLE_PID_BITS) != self_id || pid == 0 || gpid > INT32_MAX)
+		return -ESRCH;
+	return signal_pid(procdir, (pid_t)pid, signo, uid);
+}
+
+/* A process the migration module knows: 1 if not (the caller goes on by gpid), else the
+ * result (0 or negative errno). */
+static int migrated(uint32_t gpid, int signo, uid_t uid)
+{
+	pid_t pid = 0;
+	int r = mig_signal(mig_current(), gpid, signo, (uint32_t)uid, &pid);
+
+	if (r == -ENOENT)
+		return 1;
+	if (r == 0)
+		return signal_pid("/proc", pid, signo, uid);
+	return r == 1 ? 0 : r;
+}
+
 int sigsvc_send(struct sigsvc *sv, uint32_t gpid, int signo, uid_t uid)
 {
 	int node = (int)(gpid >> PTABLE_PID_BITS), r;
@@ -114,6 +139,9 @@ int sigsvc_send(struct sigsvc *sv, uint32_t gpid, int signo, uid_t uid)
 
 	if (signo < 0 || signo > SIGRTMAX)
 		return -EINVAL;
+	r = migrated(gpid, signo, uid);
+	if (r <= 0)
+		return r;
 	if (node == sv->self_id)
 		return sigsvc_local("/proc", sv->self_id, gpid, signo, uid);
 	if (node < 1 || node > PTABLE_NODE_MAX || (gpid & PTABLE_PID_MASK) == 0)
@@ -143,9 +171,13 @@ static int on_signal(void *ctx, int peer, const struct wire_msg *m, struct buf *
 	struct sigsvc *sv = ctx;
 	const struct wire_signal *s = &m->u.signal;
 	struct wire_msg out;
-	int r = s->signo > (uint32_t)SIGRTMAX ? -EINVAL
-					      : sigsvc_local("/proc", sv->self_id, s->gpid,
-							     (int)s->signo, (uid_t)s->origin_uid);
+	int r = s->signo > (uint32_t)SIGRTMAX
+			? -EINVAL
+			: migrated(s->gpid, (int)s->signo, (uid_t)s->origin_uid);
+
+	if (r > 0)
+		r = sigsvc_local("/proc", sv->self_id, s->gpid, (int)s->signo,
+				 (uid_t)s->origin_uid);
 
 	if (r == 0 && s->signo)
 		log_info("signal %u to gpid %u (pid %u) for uid %u of node %d", s->signo, s->gpid,

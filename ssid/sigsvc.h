@@ -7,7 +7,8 @@
  * uid is the caller's SO_PEERCRED uid for local requests (never a field of the request) and the
  * origin_uid of a SIGNAL frame, which only authenticated peers can send (link layer).
  * Does not own: transport (cluster_send, pending.h). Processes are found by their home node
- * (gpid >> 22); processes that migrated away are not reached yet (no migration in this build).
+ * (gpid >> 22); a process moved by grun/gmigrate is found through the migration module
+ * (mig_signal(): its home forwards the signal to the node holding it, which checks rights).
  */
 #ifndef SSI_SIGSVC_H
 #define SSI_SIGSVC_H

@@ -97,4 +97,38 @@ if [ -x "$bin/gprocfs" ] && [ -x "$bin/gps" ]; then
 	"$lab" exec 2 -- sh -c 'echo "written on $(hostname)" > /home/demo.txt'
 	say 1 cat /gfs/node2/home/demo.txt
 fi
+
+ticker=${SSI_BUILD:-$top/build}/tests/progs/mig_ticker
+case $ticker in /*) ;; *) ticker=$top/$ticker ;; esac
+if [ -x "$bin/grun" ] && [ -x "$bin/gmigrate" ] && [ -x "$ticker" ]; then
+	echo
+	echo "# Process migration: a CPU-bound job started with grun on node1 prints a line a second"
+	echo "# with the name of the node it runs on (uname, read for every line); gmigrate moves it"
+	echo "# to node2, then to node3, while it prints here. grun stays on node1 as its deputy."
+	echo "\$ $show exec 1 -- grun $ticker 12 1000 0 busy &"
+	gerr=$(mktemp)
+	"$lab" exec 1 -- env GRUN_VERBOSE=1 grun "$ticker" 12 1000 0 busy 2>"$gerr" &
+	job=$!
+	gpid=""
+	for ((i = 0; i < 50; i++)); do
+		gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$gerr")
+		[ -n "$gpid" ] && break
+		sleep 0.1
+	done
+	if [ -n "$gpid" ]; then
+		sleep 2.5
+		say 1 gmigrate "$gpid" node2
+		sleep 3
+		say 1 gmigrate "$gpid" node3
+		sleep 1.5
+		say 1 sh -c "gps -o gpid,node,home,time,cmd | grep -e GPID -e mig_ticker"
+		wait $job
+		echo "(grun on node1 exited with the job's status: $?)"
+		say 1 ssictl history -n 2
+	else
+		wait $job
+		echo "grun printed no gpid: $(cat "$gerr")"
+	fi
+	rm -f "$gerr"
+fi
 go_on

@@ -3,6 +3,7 @@
 # grun on node1 prints numbered lines into a pipe while gmigrate moves it 1 -> 2 -> 3 -> home.
 # After each move it runs on exactly one node, the target (seen in that node's own /proc);
 # the output is byte-identical to an unmigrated run; its exit status (7) arrives at grun;
+# gps and /gproc on node1 show it on its new node under its gpid after each move;
 # `ssictl history` on node1 lists the three moves as ok. A non-owner cannot move it; a
 # user can move their own process.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
@@ -88,6 +89,21 @@ for step in "node2 2" "node3 3" "home 1"; do
 	w=$(where)
 	[ "$w" = "$2" ] && ok "after the move to $1 it runs on node$2 only" ||
 		bad "after the move to $1 it runs on: $w (expected node$2 only)"
+	# gps and /gproc on node1 show it on its new node under the same gpid, once
+	seen="" gn=""
+	for _ in $(seq 40); do
+		seen=$(X 1 gps -e -o gpid,node,home --no-headers 2>/dev/null |
+			awk -v g="$gpid" '$1 == g' | tr -s ' ' | sed 's/^ //')
+		gn=$(X 1 cat "/gproc/$gpid/node" 2>/dev/null)
+		[ "$(printf '%s\n' "$seen" | grep -c .)" = 1 ] && [[ $seen == "$gpid node$2 node1" ]] &&
+			[[ $gn == *"$2"* ]] && break
+		sleep 0.1
+	done
+	[ "$(printf '%s\n' "$seen" | grep -c .)" = 1 ] && [[ $seen == "$gpid node$2 node1" ]] &&
+		ok "gps on node1: '$seen' (same gpid, once)" ||
+		bad "gps on node1 after the move to $1: '$seen' (expected '$gpid node$2 node1', once)"
+	[[ $gn == *"$2"* ]] && ok "/gproc/$gpid/node on node1: $gn" ||
+		bad "/gproc/$gpid/node on node1 after the move to $1: '$gn'"
 done
 
 wait $runner

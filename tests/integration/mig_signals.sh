@@ -6,6 +6,7 @@
 # exist fails and leaves the process running at home with intact output; `grun -n node2`
 # places python3 on node2, its output reaches node1's terminal and stdin typed there reaches it;
 # a move that fails after the checkpoint ended the process restores it at home from the image;
+# gkill of a process moved 1 -> 2 -> 3 works from every node (non-owner refused);
 # when node2 crashes while it holds the process, grun reports the loss and exits 137.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
@@ -137,6 +138,32 @@ PY
 	fi
 else
 	echo "note: script(1) missing: terminal placement check not run"
+fi
+
+# 7. gkill of a moved process from any node: moved 1 -> 2 -> 3, a non-owner is refused,
+#    signal 0 finds it from every node, SIGTERM sent from node2 (neither its home nor the
+#    node holding it) runs its handler on node3 and exit status 42 arrives at grun.
+if start gk 300 ">$work/gk.out"; then
+	X 1 gmigrate "$gpid" node2 >/dev/null && X 1 gmigrate "$gpid" node3 >/dev/null ||
+		bad "gmigrate $gpid node2, node3"
+	X 3 pgrep -x mig_ticker >/dev/null && ok "gpid $gpid runs on node3" ||
+		bad "gpid $gpid is not on node3"
+	for n in 1 2 3; do
+		X $n gkill -0 "$gpid" && ok "gkill -0 $gpid from node$n finds it on node3" ||
+			bad "gkill -0 $gpid from node$n"
+	done
+	if command -v setpriv >/dev/null; then
+		e=$(X 2 setpriv --reuid=65534 --regid=65534 --clear-groups gkill -TERM "$gpid" 2>&1)
+		[[ $e == *"Operation not permitted"* ]] &&
+			ok "gkill by a non-owner from node2 is refused: $e" ||
+			bad "gkill by a non-owner from node2: '$e'"
+	fi
+	X 2 gkill -TERM "$gpid" || bad "gkill -TERM $gpid from node2"
+	rc=$(waitrc gk 10)
+	last=$(tail -1 "$work/gk.out")
+	[ "$rc" = 42 ] && [[ $last == "sigterm at line "* ]] &&
+		ok "gkill -TERM from node2 ran the handler on node3 ('$last'), exit status 42" ||
+		bad "gkill -TERM from node2: grun exit $rc, last line '$last'"
 fi
 
 # 6. The node holding the only copy crashes: grun reports the loss and exits 137 (bounded).

@@ -1,0 +1,238 @@
+/*
+ * mig_mach.c - the table of migproto machines of this node (mig_int.h): creation (and reuse
+ * of final machines kept to answer late questions), their time-outs, the home's entry point
+ * for a move asked by gmigrate, and the membership check that feeds NODE_DEAD. The
+ * machines' actions and the wire side are in mig_proto.c.
+ * Coordinator thread only.
+ */
+#include "ssid/client.h"
+#include "ssid/ctl.h"
+#include "ssid/log.h"
+#include "ssid/mig_int.h"
+#include "ssid/ssierr.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)cluster_mono_ms();
+}
+
+/* A final machine nothing else refers to any more (may be freed). */
+static int mach_idle(const struct mach *k)
+{
+	return migproto_final(&k->p) && !k->th_started && !k->thaw_pending &&
+	       (k->p.role != MIGPROTO_HOME || k->reported);
+}
+
+struct mach *mig_mach_new(struct mig *m, int role, const struct migproto_params *pp)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < MIG_MAX_MACH; i++) {
+			struct mach *k = &m->mach[i];
+			if (k->used && (pass == 0 || !mach_idle(k)))
+				continue;
+			if (k->used &&
+			    k->img_fd >= 0) /* pass 1: reuse a final one kept for queries */
+				close(k->img_fd);
+			memset(k, 0, sizeof(*k));
+			if (migproto_init(&k->p, (enum migproto_role)role, pp, now_ms()) < 0)
+				return NULL;
+			k->used = 1;
+			k->requester = -1;
+			k->rfd = -1;
+			k->img_fd = -1;
+			k->freeze_ms = k->transfer_ms = k->restore_ms = -1;
+			k->freeze_exact = k->transfer_exact = k->restore_exact = -1;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen)
+{
+	struct proc *p = mig_proc(m, gpid);
+	struct client *c = &m->cl[ci];
+	struct migproto_params pp;
+	struct mach *h;
+
+	if ((int)(gpid >> 22) != m->self) {
+		snprintf(err, errlen, "gpid %u has its home on node %u: run gmigrate there", gpid,
+			 gpid >> 22);
+		return -EXDEV;
+	}
+	if (!p) {
+		snprintf(err, errlen, "no process with gpid %u started here by grun", gpid);
+		return -ESRCH;
+	}
+	if (c->uid != 0 && c->uid != p->uid) {
+		snprintf(err, errlen, "Operation not permitted: gpid %u belongs to uid %u", gpid,
+			 p->uid);
+		return -EPERM;
+	}
+	if (dst == 0)
+		dst = m->self;
+	if (dst == p->where) {
+		snprintf(err, errlen, "gpid %u already runs on node %d", gpid, dst);
+		return -EALREADY;
+	}
+	if (p->mig) {
+		snprintf(err, errlen, "gpid %u is already being moved", gpid);
+		return -EBUSY;
+	}
+	memset(&pp, 0, sizeof(pp));
+	pp.mig_id = (uint64_t)p->where << 48 |
+		    ((uint64_t)cluster_wall_ms() & 0xffffffffffull) << 8 | (m->seq++ & 0xff);
+	pp.gpid = gpid;
+	pp.self = (uint16_t)m->self;
+	pp.src = (uint16_t)p->where;
+	pp.dst = (uint16_t)dst;
+	pp.home = (uint16_t)m->self;
+	migproto_conf_default(&pp.conf);
+	h = mig_mach_new(m, MIGPROTO_HOME, &pp);
+	if (!h) {
+		snprintf(err, errlen,
+			 "cannot start migration to node %d (bad node, or too many "
+			 "migrations at once)",
+			 dst);
+		return -EINVAL;
+	}
+	h->requester = ci;
+	h->t0 = cluster_wall_ms();
+	h->t0_mono = mig_now_ms();
+	h->uid = p->uid;
+	snprintf(h->comm, sizeof(h->comm), "%s", p->comm);
+	if (db_mig_start(m->db, gpid, p->where, dst, h->t0, &h->db_id) < 0)
+		log_warn("migration history: %s", db_errmsg(m->db));
+	p->mig = pp.mig_id;
+	p->src_dead = 0;
+	if (p->where == m->self) {
+		pp.self = (uint16_t)m->self;
+		struct mach *s = mig_mach_new(m, MIGPROTO_SOURCE, &pp);
+		if (!s) {
+			h->used = 0;
+			p->mig = 0;
+			snprintf(err, errlen, "cannot start the source side");
+			return -ENOMEM;
+		}
+		s->pid = (uint32_t)p->pid;
+		s->uid = p->uid;
+		snprintf(s->comm, sizeof(s->comm), "%s", p->comm);
+		struct migproto_event st = {.type = MIGPROTO_EV_START};
+		mig_step(m, s, &st);
+	} else {
+		struct migproto_action r = {.kind = MIGPROTO_A_SEND,
+					    .to = (uint16_t)p->where,
+					    .to_role = MIGPROTO_SOURCE,
+					    .msg = MIGPROTO_OFFER};
+		mig_send_msg(m, h, &r);
+	}
+	mig_progress(m, h, "offering gpid %u to node %d", gpid, dst);
+	log_info("migration %llx: gpid %u from node %d to node %d asked by uid %u",
+		 (unsigned long long)pp.mig_id, gpid, p->where, dst, c->uid);
+	return 0;
+}
+
+/* Membership: a node that is down makes the machines that wait on it move on
+ * (NODE_DEAD), and a process of ours that ran there is lost (its deputy is told). */
+void mig_proto_nodes(struct mig *m)
+{
+	char sock[PATH_MAX + 16], err[256];
+	struct client_node *v = NULL;
+	struct client *cl;
+	size_t n = 0;
+
+	snprintf(sock, sizeof(sock), "%s/%s", m->cfg->run_dir, CTL_SOCK_NAME);
+	if (client_open(&cl, sock, err, sizeof(err)) < 0)
+		return;
+	int r = client_nodes(cl, &v, &n);
+	client_close(cl);
+	if (r < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int id = v[i].id;
+		if (strcmp(v[i].state, "down") || v[i].self)
+			continue;
+		for (int j = 0; j < MIG_MAX_MACH; j++) {
+			struct mach *k = &m->mach[j];
+			if (!k->used || migproto_final(&k->p) ||
+			    (id != k->p.src && id != k->p.dst && id != k->p.home) ||
+			    (k->dead_fed & (1u << (id == k->p.src   ? 0
+						   : id == k->p.dst ? 1
+								    : 2))))
+				continue;
+			k->dead_fed |= 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
+			struct migproto_event ev = {.type = MIGPROTO_EV_NODE_DEAD,
+						    .node = (uint16_t)id};
+			log_warn("migration %llx: node %d is down", (unsigned long long)k->p.mig_id,
+				 id);
+			mig_step(m, k, &ev);
+		}
+		for (int j = 0; j < MIG_MAX_PROCS; j++) {
+			struct proc *p = &m->procs[j];
+			char text[160];
+			if (!p->used || p->home != m->self || p->kind != P_REMOTE || p->mig ||
+			    p->where != id)
+				continue;
+			snprintf(text, sizeof(text),
+				 "the process was lost: node %d, which ran it, is down", id);
+			mig_deputy_exit(m, p, SIGKILL, text);
+		}
+	}
+	free(v);
+}
+
+void mig_proto_timers(struct mig *m, int *tmo_ms)
+{
+	uint64_t now = now_ms();
+
+	for (int i = 0; i < MIG_MAX_MACH; i++) {
+		struct mach *k = &m->mach[i];
+		if (!k->used)
+			continue;
+		uint64_t d = migproto_deadline(&k->p);
+		if (d && d <= now) {
+			struct migproto_event ev = {.type = MIGPROTO_EV_TIMER};
+			mig_step(m, k, &ev);
+			d = migproto_deadline(&k->p);
+		}
+		if (mach_idle(k)) { /* kept a minute to answer late questions (QUERY, READY) */
+			if (k->img_fd >= 0) {
+				close(k->img_fd);
+				k->img_fd = -1;
+			}
+			if (k->final_at <= 0)
+				k->final_at = mig_now_ms();
+			if (mig_now_ms() - k->final_at >= MIG_KEEP_FINAL_MS)
+				k->used = 0;
+			continue;
+		}
+		if (d && d > now && (int64_t)(d - now) < *tmo_ms)
+			*tmo_ms = (int)(d - now);
+	}
+}
+
+void mig_proto_free(struct mig *m)
+{
+	for (int i = 0; i < MIG_MAX_MACH; i++) {
+		struct mach *k = &m->mach[i];
+		if (k->used && k->th_started) {
+			k->cancel = 1;
+			pthread_join(k->th, NULL);
+		}
+		if (k->used && k->img_fd >= 0)
+			close(k->img_fd);
+		k->used = 0;
+	}
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0)
+			close(m->sinks[i].fd);
+}
