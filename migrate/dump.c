@@ -314,64 +314,53 @@ static int collect(struct dumper *d)
 	return r;
 }
 
-int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char *err, size_t errlen)
+/* What a frozen process needs to be let go or killed (dump.h). */
+struct dump_handle {
+	pid_t pid;
+	pid_t tracer;		      /* thread that seized it: the only one ptrace obeys */
+	struct user_regs_struct regs; /* as frozen, before any rewind */
+	uint64_t mask;		      /* its own signal mask */
+	int stopped;		      /* job-control stop signal it was frozen in, or 0 */
+	int stop_seen;		      /* a group stop was passed while injecting */
+	double tf;		      /* when it was frozen (now_ms) */
+};
+
+/* Put registers and mask back and let it go: it continues as if never stopped. */
+static int release(struct dump_handle *h, char *err, size_t errlen)
 {
-	double t0 = now_ms();
-	struct dumper d = {.pid = pid, .err = err, .errlen = errlen};
-	memset(st, 0, sizeof(*st));
-	cr_state_init(&d.s);
-	int n = preflight_check(pid, err, errlen);
-	if (n < 0) {
-		snprintf(err, errlen, "pid %d: %s", (int)pid, strerror(-n));
-		return n;
-	}
-	if (n > 0)
-		return SSI_E_REFUSED;
-	int stopped = 0;
-	int r = seize_task(pid, 5000, &stopped, err, errlen);
-	if (r < 0)
-		return r;
-	double tf = now_ms();
-	int have_mask = 0;
-	if (ptrace(PTRACE_GETREGS, pid, NULL, &d.regs) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "pid %d: read registers: %s", (int)pid, strerror(errno));
-		goto release;
-	}
-	if (d.regs.cs != 0x33) {
-		r = SSI_E_UNSUPPORTED;
-		snprintf(err, errlen, "pid %d runs 32-bit code (cs %#llx): not supported", (int)pid,
-			 (unsigned long long)d.regs.cs);
-		goto release;
-	}
-	r = seize_block_signals(pid, &d.mask);
-	if (r < 0) {
-		snprintf(err, errlen, "pid %d: signal mask: %s", (int)pid, strerror(-r));
-		goto release;
-	}
-	have_mask = 1;
-	/* Anything that appeared between preflight and the freeze is caught again here. */
-	n = preflight_check(pid, err, errlen);
-	if (n != 0) {
-		r = n < 0 ? n : SSI_E_REFUSED;
-		goto release;
-	}
-	d.s.job_stopped = (uint32_t)stopped;
-	r = collect(&d);
-	if (r == 0 && fault_hit("checkpoint.after_collect")) {
-		r = -EIO;
-		snprintf(err, errlen, "fault injected at checkpoint.after_collect");
-	}
-	if (r < 0)
-		goto release;
+	int e = 0;
+	if (ptrace(PTRACE_SETREGS, h->pid, NULL, &h->regs) < 0)
+		e = -errno;
+	if (e == 0 && (h->stopped || h->stop_seen))
+		kill(h->pid, SIGSTOP); /* back into its group stop on the way out */
+	if (e == 0)
+		e = seize_release(h->pid, h->mask);
+	if (e < 0 && errlen)
+		snprintf(err, errlen, "pid %d: resume after checkpoint: %s", (int)h->pid,
+			 strerror(-e));
+	return e;
+}
+
+static void kill_frozen(struct dump_handle *h)
+{
+	kill(h->pid, SIGKILL);
+	int ws;
+	while (waitpid(h->pid, &ws, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+static int write_image(struct dumper *d, int fd, struct dump_stats *st)
+{
 	struct image_writer w;
-	r = image_writer_start(&w, fd);
+	char *err = d->err;
+	size_t errlen = d->errlen;
+	int r = image_writer_start(&w, fd);
 	if (r == 0)
-		r = cr_state_write(&w, &d.s);
+		r = cr_state_write(&w, &d->s);
 	if (r < 0)
 		snprintf(err, errlen, "write image: %s", ssierr_str(r));
 	if (r == 0)
-		r = write_pages(&d, &w);
+		r = write_pages(d, &w);
 	if (r == 0 && fault_hit("checkpoint.after_pages")) {
 		r = -EIO;
 		snprintf(err, errlen, "fault injected at checkpoint.after_pages");
@@ -382,40 +371,161 @@ int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char 
 		r = -errno;
 		snprintf(err, errlen, "fsync image: %s", strerror(errno));
 	}
-	for (uint32_t i = 0; i < d.s.nvmas; i++) {
-		st->mapped += d.s.vmas[i].end - d.s.vmas[i].start;
-		st->dumped += d.s.vmas[i].dumped;
+	for (uint32_t i = 0; i < d->s.nvmas; i++) {
+		st->mapped += d->s.vmas[i].end - d->s.vmas[i].start;
+		st->dumped += d->s.vmas[i].dumped;
 	}
 	st->image = w.written;
-	if (r == 0 && (flags & DUMP_KILL)) {
-		kill(pid, SIGKILL);
-		int ws;
-		while (waitpid(pid, &ws, __WALL) < 0 && errno == EINTR)
-			;
-		st->frozen_ms = now_ms() - tf;
-		goto out;
+	return r;
+}
+
+/* Everything up to a complete image with the process still frozen in h. On failure the
+ * process is running as before (or detached as found). */
+static int begin(pid_t pid, int fd, struct dump_handle *h, struct dump_stats *st, char *err,
+		 size_t errlen)
+{
+	struct dumper d = {.pid = pid, .err = err, .errlen = errlen};
+	memset(h, 0, sizeof(*h));
+	h->pid = pid;
+	h->tracer = gettid();
+	cr_state_init(&d.s);
+	int n = preflight_check(pid, err, errlen);
+	if (n < 0) {
+		snprintf(err, errlen, "pid %d: %s", (int)pid, strerror(-n));
+		return n;
 	}
-release:
-	if (have_mask) {
-		int e = 0;
-		if (ptrace(PTRACE_SETREGS, pid, NULL, &d.regs) < 0)
-			e = -errno;
-		if (e == 0 && (stopped || d.inj.stop_seen))
-			kill(pid, SIGSTOP); /* back into its group stop on the way out */
-		if (e == 0)
-			e = seize_release(pid, d.mask);
-		if (e < 0 && r == 0) {
-			r = e;
-			snprintf(err, errlen, "pid %d: resume after checkpoint: %s", (int)pid,
-				 strerror(-e));
-		}
-	} else {
-		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	if (n > 0)
+		return SSI_E_REFUSED;
+	int r = seize_task(pid, 5000, &h->stopped, err, errlen);
+	if (r < 0)
+		return r;
+	h->tf = now_ms();
+	int have_mask = 0;
+	if (ptrace(PTRACE_GETREGS, pid, NULL, &d.regs) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "pid %d: read registers: %s", (int)pid, strerror(errno));
+		goto fail;
 	}
-	st->frozen_ms = now_ms() - tf;
-out:
-	st->total_ms = now_ms() - t0;
+	h->regs = d.regs;
+	if (d.regs.cs != 0x33) {
+		r = SSI_E_UNSUPPORTED;
+		snprintf(err, errlen, "pid %d runs 32-bit code (cs %#llx): not supported", (int)pid,
+			 (unsigned long long)d.regs.cs);
+		goto fail;
+	}
+	r = seize_block_signals(pid, &d.mask);
+	if (r < 0) {
+		snprintf(err, errlen, "pid %d: signal mask: %s", (int)pid, strerror(-r));
+		goto fail;
+	}
+	h->mask = d.mask;
+	have_mask = 1;
+	/* Anything that appeared between preflight and the freeze is caught again here. */
+	n = preflight_check(pid, err, errlen);
+	if (n != 0) {
+		r = n < 0 ? n : SSI_E_REFUSED;
+		goto fail;
+	}
+	d.s.job_stopped = (uint32_t)h->stopped;
+	r = collect(&d);
+	h->stop_seen = d.inj.stop_seen;
+	if (r == 0 && fault_hit("checkpoint.after_collect")) {
+		r = -EIO;
+		snprintf(err, errlen, "fault injected at checkpoint.after_collect");
+	}
+	if (r == 0)
+		r = write_image(&d, fd, st);
+	/* Frozen with its own registers and mask back in place: should the tracer die before
+	 * dump_release(), the kernel detaches it and it runs on as it was, not with every
+	 * signal blocked. Signals that arrive meanwhile stay pending until the release. */
+	if (r == 0 && (ptrace(PTRACE_SETREGS, pid, NULL, &h->regs) < 0 ||
+		       ptrace(PTRACE_SETSIGMASK, pid, (void *)sizeof(h->mask), &h->mask) < 0)) {
+		r = -errno;
+		snprintf(err, errlen, "pid %d: put registers back: %s", (int)pid, strerror(errno));
+	}
+fail:
+	if (r < 0) {
+		if (have_mask)
+			(void)release(h, NULL, 0); /* err already names the first failure */
+		else
+			ptrace(PTRACE_DETACH, pid, NULL, NULL);
+	}
 	free(d.runs);
 	cr_state_free(&d.s);
 	return r;
+}
+
+int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char *err, size_t errlen)
+{
+	double t0 = now_ms();
+	struct dump_handle h;
+	memset(st, 0, sizeof(*st));
+	int r = begin(pid, fd, &h, st, err, errlen);
+	if (r == 0 && (flags & DUMP_KILL))
+		kill_frozen(&h);
+	else if (r == 0)
+		r = release(&h, err, errlen);
+	if (h.tf > 0)
+		st->frozen_ms = now_ms() - h.tf;
+	st->total_ms = now_ms() - t0;
+	return r;
+}
+
+int dump_begin(pid_t pid, int fd, struct dump_handle **hp, struct dump_stats *st, char *err,
+	       size_t errlen)
+{
+	double t0 = now_ms();
+	*hp = NULL;
+	memset(st, 0, sizeof(*st));
+	struct dump_handle *h = malloc(sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "pid %d: out of memory", (int)pid);
+		return -ENOMEM;
+	}
+	int r = begin(pid, fd, h, st, err, errlen);
+	if (h->tf > 0)
+		st->frozen_ms = now_ms() - h->tf;
+	st->total_ms = now_ms() - t0;
+	if (r < 0) {
+		free(h);
+		return r;
+	}
+	*hp = h;
+	return 0;
+}
+
+pid_t dump_handle_pid(const struct dump_handle *h)
+{
+	return h->pid;
+}
+
+static int wrong_thread(const struct dump_handle *h, char *err, size_t errlen)
+{
+	if (h->tracer == gettid())
+		return 0;
+	if (errlen)
+		snprintf(err, errlen,
+			 "pid %d: frozen by thread %d; ptrace accepts only that thread, not %d",
+			 (int)h->pid, (int)h->tracer, (int)gettid());
+	return -EPERM;
+}
+
+int dump_release(struct dump_handle *h, char *err, size_t errlen)
+{
+	int r = wrong_thread(h, err, errlen);
+	if (r < 0)
+		return r;
+	r = release(h, err, errlen);
+	free(h);
+	return r;
+}
+
+int dump_kill(struct dump_handle *h, char *err, size_t errlen)
+{
+	int r = wrong_thread(h, err, errlen);
+	if (r < 0)
+		return r;
+	kill_frozen(h);
+	free(h);
+	return 0;
 }

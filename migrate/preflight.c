@@ -73,7 +73,8 @@ static int check_status(pid_t pid, struct report *r)
 	if (threads > 1)
 		add(r, pid, "has %d threads: only single-threaded processes can be checkpointed",
 		    threads);
-	if (tracer && tracer != getpid())
+	/* The tracer is a thread (ssid traces from a worker thread): compare with its tid. */
+	if (tracer && tracer != gettid())
 		add(r, pid, "is already traced by pid %d (a debugger or strace): detach it first",
 		    tracer);
 	if (seccomp)

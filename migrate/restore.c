@@ -11,7 +11,9 @@
  *   rseq, tid address, robust list, altstack, pending signals, itimers, rlimits, name
  *   credentials last: bounding set, no_new_privs, groups, gids, uids, dumpable
  *   check capabilities never grew; set mask and xstate
- *   inject munmap(gadget); at its exit stop set the saved registers; detach -> it runs
+ *   inject munmap(gadget); at its exit stop set the saved registers
+ *   restore_process: detach -> it runs
+ *   restore_stopped: stays in that stop -> restore_resume (detach) | restore_discard (kill)
  * Any failure after stub_create kills the stub (restore.c never leaves a half process).
  */
 #include <errno.h>
@@ -601,11 +603,21 @@ static int finish(struct restorer *R)
 	regs.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, R->pid, NULL, &regs) < 0)
 		FAIL(-errno, "pid %d: set registers: %s", s->pid, strerror(errno));
+	return 0;
+}
+
+/* Let the restored process run: it is in a syscall-exit stop with its saved registers. */
+static int let_run(pid_t pid, pid_t saved, int job_stopped, char *err, size_t errlen)
+{
 	/* A job-stopped process comes back stopped: SIGSTOP pending, taken on the way out. */
-	if (s->job_stopped && kill(R->pid, SIGSTOP) < 0)
-		FAIL(-errno, "pid %d: stop: %s", s->pid, strerror(errno));
-	if (ptrace(PTRACE_DETACH, R->pid, NULL, NULL) < 0)
-		FAIL(-errno, "pid %d: detach: %s", s->pid, strerror(errno));
+	if (job_stopped && kill(pid, SIGSTOP) < 0) {
+		snprintf(err, errlen, "pid %d: stop: %s", (int)saved, strerror(errno));
+		return -errno;
+	}
+	if (ptrace(PTRACE_DETACH, pid, NULL, NULL) < 0) {
+		snprintf(err, errlen, "pid %d: detach: %s", (int)saved, strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 
@@ -641,12 +653,24 @@ static int fault(struct restorer *R, const char *point)
 	FAIL(-EIO, "fault injected at %s", point);
 }
 
-int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, size_t errlen)
+/* A restored process held before its first instruction (restore.h). */
+struct restore_handle {
+	struct stub stub; /* the restored process (stub.pid) and its reaper, if any */
+	pid_t tracer;	  /* the thread that restored it: the only one ptrace obeys */
+	pid_t saved;	  /* its pid in the image */
+	int job_stopped;  /* saved job-control stop: comes back stopped */
+};
+
+/* The whole restore; the process is left in its final ptrace stop in *h (the caller either
+ * lets it run or kills it). On failure nothing is left. */
+static int restore_held(int fd, struct restore_handle *h, pid_t *pid, struct restore_stats *st,
+			char *err, size_t errlen)
 {
 	double t0 = now_ms();
 	struct restorer r0, *R = &r0;
 	memset(R, 0, sizeof(*R));
 	memset(st, 0, sizeof(*st));
+	memset(h, 0, sizeof(*h));
 	R->err = err;
 	R->errlen = errlen;
 	cr_state_init(&R->s);
@@ -679,10 +703,77 @@ int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, siz
 			stub_destroy(&R->stub);
 	}
 	st->calls = R->inj.calls;
-	if (e == 0)
+	if (e == 0) {
 		*pid = R->stub.reaper ? R->stub.reaper : R->pid;
+		h->stub = R->stub;
+		h->tracer = gettid();
+		h->saved = R->s.pid;
+		h->job_stopped = R->s.job_stopped != 0;
+	}
 	image_reader_free(&rd);
 	cr_state_free(&R->s);
 	st->total_ms = now_ms() - t0;
 	return e;
+}
+
+int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, size_t errlen)
+{
+	struct restore_handle h;
+	int e = restore_held(fd, &h, pid, st, err, errlen);
+	if (e == 0) {
+		e = let_run(h.stub.pid, h.saved, h.job_stopped, err, errlen);
+		if (e < 0)
+			stub_destroy(&h.stub);
+	}
+	return e;
+}
+
+int restore_stopped(int fd, struct restore_handle **hp, pid_t *pid, struct restore_stats *st,
+		    char *err, size_t errlen)
+{
+	*hp = NULL;
+	struct restore_handle *h = malloc(sizeof(*h));
+	if (!h) {
+		memset(st, 0, sizeof(*st));
+		snprintf(err, errlen, "restore: out of memory");
+		return -ENOMEM;
+	}
+	int e = restore_held(fd, h, pid, st, err, errlen);
+	if (e < 0) {
+		free(h);
+		return e;
+	}
+	*hp = h;
+	return 0;
+}
+
+static int wrong_thread(const struct restore_handle *h, char *err, size_t errlen)
+{
+	if (h->tracer == gettid())
+		return 0;
+	snprintf(err, errlen, "pid %d: restored by thread %d; ptrace accepts only that thread",
+		 (int)h->saved, (int)h->tracer);
+	return -EPERM;
+}
+
+int restore_resume(struct restore_handle *h, char *err, size_t errlen)
+{
+	int e = wrong_thread(h, err, errlen);
+	if (e < 0)
+		return e;
+	e = let_run(h->stub.pid, h->saved, h->job_stopped, err, errlen);
+	if (e < 0)
+		stub_destroy(&h->stub);
+	free(h);
+	return e;
+}
+
+int restore_discard(struct restore_handle *h, char *err, size_t errlen)
+{
+	int e = wrong_thread(h, err, errlen);
+	if (e < 0)
+		return e;
+	stub_destroy(&h->stub);
+	free(h);
+	return 0;
 }

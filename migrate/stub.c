@@ -200,14 +200,17 @@ static pid_t child_of(pid_t parent)
 void stub_destroy(struct stub *st)
 {
 	int ws;
-	if (st->pid > 0)
+	if (st->pid > 0) {
 		kill(st->pid, SIGKILL);
+		/* Reap it first: as our child, or (with a reaper) as our tracee, whose exit
+		 * the reaper cannot collect before we did; a dying PID-namespace init waits
+		 * for that, so waiting for the reaper first would hang. ECHILD: neither. */
+		while (waitpid(st->pid, &ws, __WALL) < 0 && errno == EINTR)
+			;
+	}
 	if (st->reaper > 0) {
 		kill(st->reaper, SIGKILL);
 		while (waitpid(st->reaper, &ws, 0) < 0 && errno == EINTR)
-			;
-	} else if (st->pid > 0) {
-		while (waitpid(st->pid, &ws, __WALL) < 0 && errno == EINTR)
 			;
 	}
 	st->pid = st->reaper = 0;
@@ -225,6 +228,21 @@ int stub_create(const struct cr_state *s, struct stub *st, char *err, size_t err
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -errno;
+	}
+	/* Park both ends above ready_fd: whatever numbers the caller has open (the image
+	 * on 3, stdio closed, ...), neither end may be ready_fd itself (dup3 onto itself
+	 * fails) nor 0-2 (the stub's inherited stdio). */
+	for (int i = 0; i < 2; i++) {
+		int moved = fcntl(p[i], F_DUPFD_CLOEXEC, st->ready_fd + 1);
+		if (moved < 0) {
+			int e = errno;
+			snprintf(err, errlen, "ready pipe: %s", strerror(e));
+			close(p[0]);
+			close(p[1]);
+			return -e;
+		}
+		close(p[i]);
+		p[i] = moved;
 	}
 	fflush(NULL);
 	pid_t c = clone3_pid(0, s->pid);

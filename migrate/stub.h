@@ -5,7 +5,9 @@
  *
  * Owns: clone3 with set_tid (and the PID-namespace fallback), the stub's own setup and its
  * error report. Does not: touch memory or registers of the stub (restore.c does).
- * Assumes: the caller is single-threaded (the stub is a fork of it) and root.
+ * Assumes: the caller is single-threaded (the stub is a fork of it and calls libc: another
+ * thread holding a libc lock at the fork could hang it) and root. Any descriptor numbers of
+ * the caller work (its image on fd 3, stdio closed, ...).
  */
 #ifndef SSI_MIGRATE_STUB_H
 #define SSI_MIGRATE_STUB_H
@@ -28,7 +30,7 @@ struct stub {
  * On failure nothing is left running. */
 int stub_create(const struct cr_state *s, struct stub *st, char *err, size_t errlen);
 
-/* Kill the stub (and its reaper) and reap what is ours. */
+/* Kill the stub (and its reaper) and reap what is ours; the stub may be our tracee. */
 void stub_destroy(struct stub *st);
 
 #endif

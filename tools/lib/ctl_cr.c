@@ -31,6 +31,7 @@ static const char usage[] =
 	"    Verify FILE, then restore the process with its pid; 'restored pid N' goes to\n"
 	"    stderr (its stdout is the process's too), --pid-file writes N to F. Its fds 0-2 are\n"
 	"    this command's fds 0-2. --wait: wait for it and exit with its exit status.\n"
+	"    FILE '-': read the image from stdin in one pass (pages then checked as they come).\n"
 	"ssictl image show FILE | image verify FILE\n"
 	"    Print the process, memory map, files, sizes and section checksums; or only check.\n"
 	"Single-threaded x86_64 processes only; threads, children, sockets, pipes above fd 2\n"
