@@ -154,7 +154,8 @@ static void on_register(struct mig *m, int ci, struct buf *b)
 	p->kind = P_CHILD;
 	p->pid = (pid_t)pid;
 	p->deputy = ci;
-	snprintf(p->comm, sizeof(p->comm), "%s", cmd);
+	snprintf(p->comm, sizeof(p->comm), "%.*s", (int)sizeof(p->comm) - 1,
+		 cmd); /* cut, like comm */
 	k->gpid = gpid;
 	struct db_proc r = {.gpid = gpid,
 			    .home_node = m->self,
@@ -272,7 +273,7 @@ void mig_client_read(struct mig *m, int ci)
 	ssize_t r;
 	struct buf body;
 	uint16_t type;
-	int e;
+	int e = 0;
 
 	if (!w)
 		return client_close(m, ci);
