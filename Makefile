@@ -147,7 +147,7 @@ bench: all
 # (-Wno-format-truncation: at -O1 with sanitizers gcc flags every bounded snprintf that may cut
 # its output; cutting is what those calls are for, and the -O2 build keeps the warning.)
 san: need-deps
-	@$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin \
+	@SSI_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin \
 		EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-format-truncation" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" OPTFLAGS="-O1 -g" test
 

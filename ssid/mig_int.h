@@ -64,8 +64,9 @@ struct mig_ev {
 	double first_ms, last_ms; /* stream: when the first / last chunk went out (destination:
 				   * last_ms = when this chunk arrived) */
 	uint64_t bytes;
-	int killed; /* stream end: the engine killed the process (complete image) */
-	int img_fd; /* stream end: a memfd with the whole image, or -1 (taken by the receiver) */
+	int dctl;   /* STREAM_DONE: control pipe of the checkpoint child holding the process
+		     * frozen, or -1 (taken by the receiver; mig_dump_ctl) */
+	pid_t dpid; /* that child */
 };
 
 enum proc_kind {
@@ -109,8 +110,8 @@ struct mach {
 	int th_started;
 	volatile int cancel;
 	int rfd;	   /* read end the stream thread reads (closed on cancel) */
-	int dump_killed;   /* the checkpoint killed the process: only the image is left */
-	int img_fd;	   /* source: a copy of the whole image (memfd), -1 if none */
+	int dctl;	   /* source: control pipe of the child holding it frozen, -1 if none */
+	pid_t dpid;	   /* source: that checkpoint child */
 	int thaw_pending;  /* source: THAW asked while the stream thread still ran */
 	int thawed;	   /* source: the move is abandoned and that was handled */
 	unsigned dead_fed; /* NODE_DEAD given for src (1), dst (2), home (4) */
@@ -212,8 +213,12 @@ void mig_merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int6
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
 void mig_sink_close(struct mig *m, uint64_t id);
 void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */
+/* Source: the frozen process's fate, c 'K' (kill: committed) or 'R' (release: abandoned);
+ * returns once it is done. Nothing if k holds no frozen process. */
+void mig_dump_ctl(struct mach *k, char c);
 /* RESTORE: fork the worker for p; the image comes from a sink fed by MIG_STREAM chunks
- * (image_fd -1) or from image_fd (a kept copy; the caller keeps its own descriptor). */
+ * (image_fd -1) or from image_fd (the caller keeps its own descriptor). The worker holds the
+ * restored process stopped until "C" (resume) or "K"/EOF (discard) on p->ctl_fd. */
 int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
 
 #endif

@@ -39,16 +39,15 @@ struct mach *mig_mach_new(struct mig *m, int role, const struct migproto_params 
 			struct mach *k = &m->mach[i];
 			if (k->used && (pass == 0 || !mach_idle(k)))
 				continue;
-			if (k->used &&
-			    k->img_fd >= 0) /* pass 1: reuse a final one kept for queries */
-				close(k->img_fd);
+			if (k->used && k->dctl >= 0) /* pass 1: reuse a final one; EOF: the */
+				close(k->dctl);	     /* child decides (mig_stream.c) */
 			memset(k, 0, sizeof(*k));
 			if (migproto_init(&k->p, (enum migproto_role)role, pp, now_ms()) < 0)
 				return NULL;
 			k->used = 1;
 			k->requester = -1;
 			k->rfd = -1;
-			k->img_fd = -1;
+			k->dctl = -1;
 			k->freeze_ms = k->transfer_ms = k->restore_ms = -1;
 			k->freeze_exact = k->transfer_exact = k->restore_exact = -1;
 			return k;
@@ -205,10 +204,6 @@ void mig_proto_timers(struct mig *m, int *tmo_ms)
 			d = migproto_deadline(&k->p);
 		}
 		if (mach_idle(k)) { /* kept a minute to answer late questions (QUERY, READY) */
-			if (k->img_fd >= 0) {
-				close(k->img_fd);
-				k->img_fd = -1;
-			}
 			if (k->final_at <= 0)
 				k->final_at = mig_now_ms();
 			if (mig_now_ms() - k->final_at >= MIG_KEEP_FINAL_MS)
@@ -228,8 +223,10 @@ void mig_proto_free(struct mig *m)
 			k->cancel = 1;
 			pthread_join(k->th, NULL);
 		}
-		if (k->used && k->img_fd >= 0)
-			close(k->img_fd);
+		if (k->used && k->dctl >= 0) { /* stopping: EOF, the child decides (mig_stream.c) */
+			close(k->dctl);
+			k->dctl = -1;
+		}
 		k->used = 0;
 	}
 	for (int i = 0; i < MIG_MAX_SINKS; i++)

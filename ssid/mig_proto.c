@@ -70,7 +70,7 @@ void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, cons
 	ev->mig_id = id;
 	ev->role = role;
 	ev->pev = pev;
-	ev->img_fd = -1;
+	ev->dctl = -1;
 	ev->err = err;
 	snprintf(ev->reason, sizeof(ev->reason), "%s", why ? why : "");
 	mig_post(m, ev);
@@ -80,9 +80,10 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 {
 	struct mach *k = p->mig ? mig_mach_find(m, p->mig, MIGPROTO_DEST) : NULL;
 
-	if (line[0] == 'R' && !k) { /* restored here again from a kept image: runs already */
-		p->pid = atoi(line + 2);
-		log_info("gpid %u runs here again as pid %d", p->gpid, p->pid);
+	if (line[0] == 'R' && !k) { /* its move is gone: the worker waits for "K" */
+		log_warn("gpid %u: restored for a move no longer known; discarded", p->gpid);
+		if (p->ctl_fd >= 0 && write(p->ctl_fd, "K", 1) < 0)
+			kill(p->wpid, SIGKILL);
 	} else if (line[0] == 'R') {
 		int pid = 0, pidns = 0;
 		double ms = 0;
@@ -297,66 +298,29 @@ static void home_finish(struct mig *m, struct mach *k, int outcome, int err, con
 	deliver_held(m, p);
 }
 
-/* Source: the move is abandoned; the process must run here again. The engine either left
- * it running (nothing to do), or killed it after a complete image (DUMP_KILL): then it is
- * restored here from the kept copy of the image, or reported lost if there is none. */
+/* Source: the move is abandoned; the process must run here again. The checkpoint either
+ * failed (it runs on) or holds it frozen: then it is released (dump_release), it continues
+ * as if never stopped. */
 static void source_thaw(struct mig *m, struct mach *k)
 {
 	struct proc *p = mig_proc(m, k->p.gpid);
 
 	k->cancel = 1;
-	if (k->thawed)
-		return;
 	if (k->th_started) { /* the stream thread has the last word on what happened */
 		k->thaw_pending = 1;
 		return;
 	}
+	mig_dump_ctl(k, 'R');
+	if (k->thawed)
+		return;
 	k->thawed = 1;
 	if (!p || p->mig != k->p.mig_id)
-		goto out;
+		return;
 	p->mig = 0;
-	if (!k->dump_killed) {
-		if (p->src_dead && p->kind == P_CHILD) /* it ended on its own meanwhile */
-			mig_deputy_exit(m, p, p->status, NULL);
-		else
-			deliver_held(m, p);
-		goto out;
-	}
-	if (k->img_fd >= 0 && lseek(k->img_fd, 0, SEEK_SET) == 0) {
-		if (p->kind == P_RESTORED)
-			mig_proc_detach_worker(p); /* the worker of the copy the checkpoint ended */
-		int e = mig_worker_spawn(m, p, k->p.mig_id, k->img_fd);
-		if (e == 0 && write(p->ctl_fd, "C", 1) == 1) {
-			p->kind = P_RESTORED;
-			p->where = m->self;
-			p->resumed = 1;
-			p->src_dead = 0;
-			log_info("gpid %u: move %llx abandoned after the checkpoint; restored here "
-				 "from the kept image",
-				 p->gpid, (unsigned long long)k->p.mig_id);
-			if (p->home == m->self) {
-				mig_deputy_where(m, p);
-				deliver_held(m, p);
-			}
-			goto out;
-		}
-		log_warn("gpid %u: restoring it here again: %s", p->gpid, ssierr_str(e));
-	}
-	if (p->home == m->self) {
-		mig_deputy_exit(
-			m, p, SIGKILL,
-			"the process was lost: its move failed after the checkpoint ended it "
-			"and no copy of its image is left");
-	} else {
-		p->exited = 1;
-		p->status = SIGKILL;
-		mig_proc_exited(m, p);
-	}
-out:
-	if (k->img_fd >= 0) {
-		close(k->img_fd);
-		k->img_fd = -1;
-	}
+	if (p->src_dead && p->kind == P_CHILD) /* it ended on its own meanwhile */
+		mig_deputy_exit(m, p, p->status, NULL);
+	else
+		deliver_held(m, p);
 }
 
 static void report(struct mig *m, struct mach *k, const struct migproto_action *a)
@@ -429,11 +393,8 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 	case MIGPROTO_A_THAW:
 		source_thaw(m, k);
 		break;
-	case MIGPROTO_A_KILL_FROZEN: /* DUMP_KILL killed it at the end of the image */
-		if (k->img_fd >= 0) {
-			close(k->img_fd);
-			k->img_fd = -1;
-		}
+	case MIGPROTO_A_KILL_FROZEN: /* committed: the frozen copy here dies (dump_kill) */
+		mig_dump_ctl(k, 'K');
 		if (!p || p->where != m->self)
 			break;
 		mig_relay_drain(m, p);
@@ -677,17 +638,15 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev)
 		  ev->pev == MIGPROTO_EV_FREEZE_FAILED;
 
 	if (!k) {
-		if (end && ev->img_fd >= 0)
-			close(ev->img_fd);
+		if (end && ev->dctl >= 0)
+			close(ev->dctl); /* EOF: the child decides (mig_stream.c) */
 		return;
 	}
-	if (end && ev->role == MIGPROTO_SOURCE) {
-		k->dump_killed = ev->killed;
-		if (ev->img_fd >= 0) {
-			if (k->img_fd >= 0)
-				close(k->img_fd);
-			k->img_fd = ev->img_fd;
-		}
+	if (end && ev->role == MIGPROTO_SOURCE && ev->dctl >= 0) {
+		if (k->dctl >= 0)
+			close(k->dctl);
+		k->dctl = ev->dctl;
+		k->dpid = ev->dpid;
 	}
 	if (ev->pev == MIGPROTO_EV_STREAM_DONE) { /* the source's view, for its log */
 		log_debug("migration %llx: image %llu bytes sent in %.0f ms, engine froze it "

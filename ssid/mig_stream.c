@@ -47,24 +47,77 @@ struct dump_result {
 
 /* The checkpoint runs in a child process: the engine's checks assume the tracer is the
  * process's main thread (getpid()), which a daemon thread is not. Returns the child's pid. */
-static pid_t fork_dumper(pid_t pid, int wfd, int resfd)
+/* The child holds the process frozen (dump_begin) after the image is out and waits on its
+ * control pipe (ctlfd): 'L' the last chunk is about to leave (a commit may follow), 'K' kill
+ * it (committed), 'R' release it (abandoned). EOF (ssid died): release if 'L' never came;
+ * after 'L' the outcome is unknown and the destination may run it, so hold it frozen (never
+ * two running copies; an operator kills or lets go of this child). One thread: the handle
+ * belongs to it. Exit status 0 done, 1 kill/release failed, 2 result pipe failed. */
+static pid_t fork_dumper(pid_t pid, int wfd, int resfd, int ctlfd)
 {
 	pid_t c = fork();
 
 	if (c != 0)
 		return c;
 	struct dump_result r;
-	int w = fcntl(wfd, F_DUPFD, 1000), rf = fcntl(resfd, F_DUPFD, 1000);
+	struct dump_handle *h = NULL;
+	int w = fcntl(wfd, F_DUPFD, 1000), rf = fcntl(resfd, F_DUPFD, 1000),
+	    cf = fcntl(ctlfd, F_DUPFD, 1000), last = 0, e = 0;
+	char ch = 0, err[256];
+	ssize_t n;
 	dup2(w, 1000);
 	dup2(rf, 1001);
+	dup2(cf, 1002);
 	close_range(3, 999, 0);
-	close_range(1002, ~0u, 0);
+	close_range(1003, ~0u, 0);
 	memset(&r, 0, sizeof(r));
-	r.rc = dump_process(pid, 1000, DUMP_KILL, &r.st, r.err, sizeof(r.err));
-	close(1000);
-	if (write(1001, &r, sizeof(r)) != (ssize_t)sizeof(r))
+	r.rc = dump_begin(pid, 1000, &h, &r.st, r.err, sizeof(r.err));
+	close(1000); /* EOF ends the image */
+	if (write(1001, &r, sizeof(r)) != (ssize_t)sizeof(r)) {
+		if (h)
+			dump_release(h, err, sizeof(err));
 		_exit(2);
-	_exit(0);
+	}
+	if (r.rc < 0)
+		_exit(0);
+	for (;;) {
+		n = read(1002, &ch, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 1 && ch == 'L') {
+			last = 1;
+			continue;
+		}
+		break;
+	}
+	if (n == 1 && ch == 'K')
+		e = dump_kill(h, err, sizeof(err));
+	else if ((n == 1 && ch == 'R') || !last)
+		e = dump_release(h, err, sizeof(err));
+	else
+		for (;;) /* ssid died after the last chunk left: hold it frozen */
+			pause();
+	_exit(e < 0 ? 1 : 0);
+}
+
+/* Tell the checkpoint child the outcome ('K' kill, 'R' release) and wait for it: on return
+ * the process is dead or runs again. */
+void mig_dump_ctl(struct mach *k, char c)
+{
+	int st = 0;
+	if (k->dctl < 0)
+		return;
+	if (write(k->dctl, &c, 1) != 1)
+		log_warn("migration %llx: checkpoint child: %s", (unsigned long long)k->p.mig_id,
+			 strerror(errno));
+	close(k->dctl);
+	k->dctl = -1;
+	while (k->dpid > 0 && waitpid(k->dpid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		log_warn("migration %llx: pid %u could not be %s", (unsigned long long)k->p.mig_id,
+			 k->pid, c == 'K' ? "killed" : "released");
+	k->dpid = 0;
 }
 
 struct streamer {
@@ -78,7 +131,7 @@ struct streamer {
 	int outfd[2]; /* copies of a restored process's stdout/stderr pipes, -1 if none */
 };
 
-/* The checkpoint killed the process: send what it wrote before the freeze to the home,
+/* The checkpoint froze the process: send what it wrote before the freeze to the home,
  * ahead of the last chunk (so it arrives before the destination's first output). The
  * coordinator does not read these pipes while the process is migrating. */
 static void drain_output(struct streamer *s)
@@ -148,31 +201,31 @@ static void *stream_thread(void *a)
 	struct streamer *s = a;
 	struct mach *k = s->k;
 	struct dump_result d = {.rc = -EIO};
-	/* A copy of the image, so that a move abandoned after the engine killed the process
-	 * (DUMP_KILL: no "leave frozen" yet) can restore it here again. */
-	int keep = memfd_create("ssi-mig-image", MFD_CLOEXEC);
 	uint8_t *cur = malloc(WIRE_MAX_CHUNK), *prev = malloc(WIRE_MAX_CHUNK), *t;
 	size_t ncur = 0, nprev = 0;
 	uint64_t seq = 0, off = 0;
 	int p[2], e = 0, have_prev = 0, eof = 0, got = 0;
 	double t_first = 0, t_last = 0;
-	int res[2] = {-1, -1};
+	int res[2] = {-1, -1}, ctl[2] = {-1, -1};
 	pid_t dpid;
 	char why[600] = "";
 
-	if (!cur || !prev || pipe2(p, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
+	if (!cur || !prev || pipe2(p, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0 ||
+	    pipe2(ctl, O_CLOEXEC) < 0) {
 		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, -ENOMEM,
 			       "no memory or pipe for the image stream");
 		goto out;
 	}
 	set_pipe_size(p[0]);
-	dpid = fork_dumper(s->pid, p[1], res[1]);
+	dpid = fork_dumper(s->pid, p[1], res[1], ctl[0]);
 	close(p[1]);
 	close(res[1]);
+	close(ctl[0]);
 	if (dpid < 0) {
 		e = -errno;
 		close(p[0]);
 		close(res[0]);
+		close(ctl[1]);
 		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, e,
 			       "cannot start the checkpoint process");
 		goto out;
@@ -192,12 +245,6 @@ static void *stream_thread(void *a)
 				t_first = mig_now_ms();
 				mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FROZEN, 0,
 					       NULL);
-			}
-			if (keep >= 0 && write(keep, cur + ncur, (size_t)r) != r) {
-				log_warn("migration %llx: no room to keep a copy of the image: %s",
-					 (unsigned long long)s->id, strerror(errno));
-				close(keep);
-				keep = -1;
 			}
 			ncur += (size_t)r;
 		}
@@ -234,7 +281,6 @@ static void *stream_thread(void *a)
 			snprintf(d.err, sizeof(d.err), "the checkpoint process died");
 		}
 		close(res[0]);
-		waitpid(dpid, NULL, 0); /* or reaped already by the loop */
 	}
 	if (!e && d.rc < 0) {
 		e = d.rc;
@@ -252,7 +298,10 @@ static void *stream_thread(void *a)
 		}
 	}
 	if (!e && have_prev) {
-		e = send_chunk(s, seq, off, prev, nprev, 1);
+		if (write(ctl[1], "L", 1) != 1) /* from here on a commit may follow */
+			e = -errno;
+		else
+			e = send_chunk(s, seq, off, prev, nprev, 1);
 		if (e < 0)
 			snprintf(why, sizeof(why), "sending the last chunk to node %d: %s", s->dst,
 				 ssierr_str(e));
@@ -275,14 +324,22 @@ static void *stream_thread(void *a)
 		ev->first_ms = t_first;
 		ev->last_ms = t_last;
 		ev->bytes = off;
-		ev->killed = d.rc == 0; /* the engine killed the process at the end of the image */
-		ev->img_fd = d.rc == 0 ? keep : -1;
-		if (ev->img_fd < 0 && keep >= 0)
-			close(keep);
-		mig_post(s->m, ev);
-	} else if (keep >= 0) {
-		close(keep);
+		ev->dctl = -1;
+		if (!e && d.rc == 0) { /* frozen: the coordinator says kill or release */
+			ev->dctl = ctl[1];
+			ev->dpid = dpid;
+			ctl[1] = -1;
+		}
 	}
+	if (ctl[1] >= 0) { /* failed (or no memory for the event): let it go on */
+		if (d.rc == 0 && write(ctl[1], "R", 1) != 1)
+			log_warn("migration %llx: releasing pid %d: %s", (unsigned long long)s->id,
+				 s->pid, strerror(errno));
+		close(ctl[1]);
+		waitpid(dpid, NULL, 0); /* or reaped already by the loop */
+	}
+	if (ev)
+		mig_post(s->m, ev);
 out:
 	free(cur);
 	free(prev);
@@ -382,6 +439,7 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
 {
 	char err[1024];
 	struct restore_stats rs;
+	struct restore_handle *h = NULL;
 	sigset_t none;
 	pid_t pid;
 	int st, fd;
@@ -389,7 +447,7 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (restore_process(img, &pid, &rs, err, sizeof(err)) < 0) {
+	if (restore_stopped(img, &h, &pid, &rs, err, sizeof(err)) < 0) {
 		for (char *q = err; *q; q++)
 			if (*q == '\n')
 				*q = ' ';
@@ -408,7 +466,7 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
 		if (f)
 			fclose(f);
 	}
-	kill(pid, SIGSTOP); /* the engine resumes it; hold it until the commit */
+	/* it stays stopped before its first instruction until the commit */
 	dprintf(stw, "R %d %.0f %d\n", pid, rs.total_ms, rs.new_pidns);
 	close(img);
 	fd = open("/dev/null", O_RDWR);
@@ -421,7 +479,16 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
 	}
 	while (read(ctl, &c, 1) < 0 && errno == EINTR)
 		;
-	kill(pid, c == 'C' ? SIGCONT : SIGKILL);
+	if (c != 'C') { /* 'K' or EOF: the move was abandoned, it never runs */
+		restore_discard(h, err, sizeof(err));
+		_exit(0);
+	}
+	if (restore_resume(h, err, sizeof(err)) < 0) { /* killed by the engine */
+		for (char *q = err; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+		dprintf(stw, "F resume: %s\n", err);
+	}
 	while (waitpid(waitfor, &st, 0) < 0) {
 		if (errno != EINTR) {
 			st = SIGKILL;
@@ -458,12 +525,6 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 		dup2(c, 1002);
 		close_range(3, 999, 0);
 		close_range(1003, ~0u, 0);
-		/* Fill fds 3..63: the stub's report pipe must not be created at the fd just
-		 * above the image's highest one (stub.c dup3()s it onto itself and dies). The
-		 * stub closes all of these. */
-		for (int fd = 3; fd < 64; fd++)
-			if (open("/dev/null", O_RDONLY) < 0)
-				break;
 		worker_main(1000, 1001, 1002);
 	}
 	close(in[0]);
