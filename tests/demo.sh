@@ -4,6 +4,8 @@
 # there yet. Leaves the lab running for the user to explore. If a lab already runs, shows it.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The lab shows the project tree inside every node at its own path (the demo runs build/tests/progs).
+export SSI_TOP=$top
 bin=${SSI_BIN:-$top/bin}
 lab=$bin/ssi-lab
 # How to call ssi-lab from where the user stands (bin/ssi-lab after `make demo`).
