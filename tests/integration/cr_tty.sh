@@ -10,9 +10,12 @@ prog=$PROGS/crmisc
 command -v script >/dev/null || { echo "skip: script(1) (util-linux) is missing"; exit 77; }
 
 # The command script(1) runs on its pty: note the pid, close all but fds 0-2, exec crmisc.
+# script(1) runs its command with $SHELL -c, and dash (root's /bin/sh under CI) does not exec a
+# lone command: it would stay between script and crmisc and print "Killed" on the pty when
+# --kill ends crmisc. Hence the explicit exec in both script(1) commands.
 inner='echo $$ >"$1"; for f in /proc/$$/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; exec "$2" tty'
 run_on_pty() { # PIDFILE: crmisc on a fresh pty, terminal output to stdout
-	script -qec "bash -c '$inner' - '$1' '$prog'" /dev/null </dev/null
+	script -qec "exec bash -c '$inner' - '$1' '$prog'" /dev/null </dev/null
 }
 
 run_on_pty "$work/ref.pid" >"$work/tty.ref"
@@ -30,7 +33,7 @@ rand_sleep 0.2 0.7
 "$SSICTL" checkpoint "$pid" -o "$work/tty.img" --kill || fail "checkpoint of pid $pid on a pty failed"
 wait "$spid" 2>/dev/null
 before=$(wc -c <"$work/tty.out")
-script -qec "'$SSICTL' restore '$work/tty.img' --wait" /dev/null </dev/null >>"$work/tty.out"
+script -qec "exec '$SSICTL' restore '$work/tty.img' --wait" /dev/null </dev/null >>"$work/tty.out"
 got=$?
 # ssictl's own "restored pid N" (its stderr, the same pty) is in there once: take it out.
 msg="restored pid $pid"$'\r'
