@@ -10,7 +10,6 @@
  * transaction -> retention state. Every failure becomes one line in err naming the file.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -493,20 +492,25 @@ static int setup(struct db *db)
 
 /* sqlite takes a file shorter than its header for an empty database and would write over
  * it: refuse any non-empty file that does not start with the sqlite magic. */
+/* The file's first 16 bytes, read through sqlite's own descriptor: an open()/close() of
+ * our own would drop every POSIX lock this process holds on the file (fcntl locks are per
+ * process and per file, released by any close), so a second connection in the same process
+ * (ssid has two) would make the first one look gone to other processes, and the last of
+ * those to close would delete the WAL that ssid still writes to. */
 static int check_magic(struct db *db)
 {
 	static const char magic[16] = "SQLite format 3";
-	char head[16];
-	ssize_t n;
-	int fd = open(db->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char head[16] = {0};
+	sqlite3_file *f = NULL;
+	sqlite3_int64 size = 0;
 
-	if (fd < 0)
-		return 0; /* absent (created below) or unreadable (sqlite reports it) */
-	do {
-		n = pread(fd, head, sizeof(head), 0);
-	} while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n == 0 || (n == (ssize_t)sizeof(head) && memcmp(head, magic, sizeof(head)) == 0))
+	if (sqlite3_file_control(db->h, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+	    !f->pMethods)
+		return 0; /* cannot look: sqlite reports a bad file itself */
+	if (f->pMethods->xFileSize(f, &size) != SQLITE_OK || size == 0)
+		return 0; /* new or empty: sqlite creates the database */
+	if (f->pMethods->xRead(f, head, (int)sizeof(head), 0) == SQLITE_OK &&
+	    memcmp(head, magic, sizeof(head)) == 0)
 		return 0;
 	return db_seterr(db, SSI_E_CORRUPT,
 			 "not an sqlite database (no sqlite header): move the file away (ssid "
@@ -526,14 +530,14 @@ static int open_steps(struct db *db)
 				 "directory %s does not exist: create it or set state_dir in "
 				 "ssid.conf",
 				 dir);
-	if ((r = check_magic(db)))
-		return r;
 	rc = sqlite3_open_v2(db->path, &db->h,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 				     SQLITE_OPEN_EXRESCODE,
 			     NULL);
 	if (rc != SQLITE_OK)
 		return open_fail(db, rc, "open");
+	if ((r = check_magic(db)))
+		return r;
 	/* sqlite quietly falls back to read-only when the file is not writable */
 	if (sqlite3_db_readonly(db->h, "main") == 1)
 		return open_fail(db, SQLITE_READONLY, "open");
@@ -599,4 +603,60 @@ void db_close(struct db *db)
 	}
 	free(db->path);
 	free(db);
+}
+
+/* ------------------------------------------------------------------ node policy */
+
+/* The policy table is created on first write, outside the schema versions: a file without
+ * it is read as "never set", and an older build opening the file simply ignores it. */
+static const char policy_sql[] = "CREATE TABLE IF NOT EXISTS policy (\n"
+				 "  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+				 "  blocked INTEGER NOT NULL,\n"
+				 "  since INTEGER NOT NULL,\n"
+				 "  by_uid INTEGER NOT NULL);\n";
+
+int db_policy_get(struct db *db, struct db_policy *p)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = sqlite3_prepare_v2(db->h, "SELECT blocked, since, by_uid FROM policy WHERE id = 1", -1,
+				&s, NULL);
+	if (rc == SQLITE_ERROR && strstr(sqlite3_errmsg(db->h), "no such table"))
+		return 0; /* never set */
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			p->blocked = sqlite3_column_int(s, 0) != 0;
+			p->since_ms = sqlite3_column_int64(s, 1);
+			p->by_uid = (uint32_t)sqlite3_column_int64(s, 2);
+		}
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_OK ? 0 : db_sqlerr(db, rc, "read policy");
+}
+
+int db_policy_put(struct db *db, const struct db_policy *p)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_exec(db->h, policy_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+			db->h,
+			"INSERT OR REPLACE INTO policy (id, blocked, since, by_uid) "
+			"VALUES (1, ?1, ?2, ?3)",
+			-1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int(s, 1, p->blocked ? 1 : 0);
+		sqlite3_bind_int64(s, 2, p->since_ms);
+		sqlite3_bind_int64(s, 3, p->by_uid);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_OK ? 0 : db_sqlerr(db, rc, "write policy");
 }

@@ -253,4 +253,17 @@ int db_event_list(struct db *db, int64_t since_ms, int64_t after_id, size_t limi
 /* Number of stored events. */
 int db_event_count(struct db *db, uint64_t *count);
 
+/* ------------------------------------------------------------------ node policy */
+
+/* What this node's administrator decided (ssictl block/unblock); survives restarts. */
+struct db_policy {
+	int blocked;	  /* 1: this node accepts no incoming processes */
+	int64_t since_ms; /* when it was last changed, 0 = never */
+	uint32_t by_uid;  /* who changed it */
+};
+/* Fill *p; a store where it was never set gives all zeros (not blocked) and returns 0. */
+int db_policy_get(struct db *db, struct db_policy *p);
+/* Replace the policy (durable when it returns 0 outside a transaction). */
+int db_policy_put(struct db *db, const struct db_policy *p);
+
 #endif

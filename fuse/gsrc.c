@@ -39,6 +39,8 @@ struct gsrc {
 	char procdir[256];
 	char sock[108]; /* sun_path size */
 	unsigned ttl_ms;
+	void (*prepare)(struct gsnap *snap, const struct gsnap *prev, void *arg);
+	void *prepare_arg;
 	pthread_mutex_t lock; /* protects everything below */
 	pthread_cond_t done;  /* a refresh ended */
 	pthread_cond_t kick;  /* wakes the refresher */
@@ -121,6 +123,8 @@ struct gsrc *gsrc_new(const struct gsrc_opts *o, char *err, size_t errlen)
 	}
 	s->kind = o->kind;
 	s->ttl_ms = o->ttl_ms ? o->ttl_ms : 500;
+	s->prepare = o->prepare;
+	s->prepare_arg = o->prepare_arg;
 	snprintf(s->procdir, sizeof(s->procdir), "%s", o->procdir ? o->procdir : "/proc");
 	if (identity(s, o, err, errlen) < 0) {
 		free(s);
@@ -223,8 +227,18 @@ static int cmp_u32(const void *a, const void *b)
 
 static void snap_free(struct gsnap *g)
 {
+	if (g->aux_free)
+		g->aux_free(g->aux);
 	ptable_free(g->t);
 	free(g);
+}
+
+/* Run the prepare hook on g (its table set) against prev. No lock held; the caller keeps
+ * prev alive and s->refreshing set, so calls never overlap. */
+static void prepare(struct gsrc *s, struct gsnap *g, const struct gsnap *prev)
+{
+	if (s->prepare)
+		s->prepare(g, prev, s->prepare_arg);
 }
 
 /* Append to s->gone the gpids of old that are not in new (both sorted). Lock held. */
@@ -252,16 +266,25 @@ static void note_gone(struct gsrc *s, const struct ptable *old, const struct pta
  * success *out is held for the caller. */
 static int refresh_locked(struct gsrc *s, struct gsnap **out)
 {
-	struct gsnap *g = calloc(1, sizeof(*g));
+	struct gsnap *g = calloc(1, sizeof(*g)), *prev = s->cur;
 	struct ptable *t = NULL;
 	char msg[256] = "out of memory";
 	int r = -ENOMEM;
 
 	s->refreshing = 1;
+	if (prev)
+		prev->refs++; /* s->cur does not change while refreshing is set */
 	pthread_mutex_unlock(&s->lock);
 	if (g)
 		r = fetch(s, &t, msg, sizeof(msg));
+	if (r == 0) {
+		g->t = t;
+		g->src = s;
+		prepare(s, g, prev);
+	}
 	pthread_mutex_lock(&s->lock);
+	if (prev && --prev->refs == 0)
+		snap_free(prev);
 	s->refreshing = 0;
 	s->last_err = r;
 	snprintf(s->last_msg, sizeof(s->last_msg), "%s", msg);
@@ -270,10 +293,8 @@ static int refresh_locked(struct gsrc *s, struct gsnap **out)
 		free(g);
 		return r;
 	}
-	g->t = t;
 	g->mono_ms = now_ms(CLOCK_MONOTONIC);
 	g->list_ms = g->mono_ms;
-	g->src = s;
 	g->refs = 2; /* s->cur and the caller */
 	if (s->cur) {
 		note_gone(s, s->cur->t, t);
@@ -452,6 +473,11 @@ static int relist_locked(struct gsrc *s)
 		ptable_free(t);
 		r = -ENOMEM;
 	}
+	if (g) {
+		g->t = t;
+		g->src = s;
+		prepare(s, g, old);
+	}
 	pthread_mutex_lock(&s->lock);
 	s->refreshing = 0;
 	pthread_cond_broadcast(&s->done);
@@ -459,10 +485,8 @@ static int relist_locked(struct gsrc *s)
 	if (r == 0 && same) {
 		old->list_ms = now;
 	} else if (r == 0) {
-		g->t = t;
 		g->mono_ms = old->mono_ms; /* the content of the other processes is that old */
 		g->list_ms = now;
-		g->src = s;
 		g->refs = 1; /* s->cur */
 		note_gone(s, old->t, t);
 		if (--s->cur->refs == 0)

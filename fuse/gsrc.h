@@ -17,6 +17,9 @@
 
 #include "ssid/ptable.h"
 
+struct gsnap;
+struct gsrc;
+
 enum gsrc_kind {
 	GSRC_LOCAL,
 	GSRC_SSID
@@ -30,6 +33,12 @@ struct gsrc_opts {
 	const char *procdir;		 /* NULL = "/proc" (tests point it elsewhere) */
 	const char *sock;		 /* ssid: control socket; NULL = run_dir/ssid.sock */
 	unsigned ttl_ms;		 /* snapshot lifetime; 0 = 500 ms */
+	/* Optional: called for every new snapshot before anyone can see it, with the snapshot it
+	 * replaces (NULL for the first), in the fetching thread without the gsrc lock; one call at
+	 * a time. It may set snap->aux/aux_free (gprocfs: per-file versions). Its result is
+	 * ignored: a snapshot without aux must still be served. */
+	void (*prepare)(struct gsnap *snap, const struct gsnap *prev, void *arg);
+	void *prepare_arg;
 };
 
 /* One table as of one moment. Read-only; hold it with gsrc_get, drop it with gsnap_put. */
@@ -39,9 +48,9 @@ struct gsnap {
 	uint64_t list_ms; /* CLOCK_MONOTONIC ms when its set of processes was last checked */
 	int refs;	  /* under the gsrc lock */
 	struct gsrc *src;
+	void *aux;		     /* the prepare hook's data, or NULL */
+	void (*aux_free)(void *aux); /* frees aux with the snapshot */
 };
-
-struct gsrc;
 
 /* Parse a source name ("local" or "ssid"). 0 or -EINVAL. */
 int gsrc_kind_parse(const char *s, enum gsrc_kind *k);

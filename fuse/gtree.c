@@ -5,11 +5,14 @@
  * renderer. Assumes the snapshot is sorted by gpid. The caller's own local pid (procps'
  * look_up_our_self) is read from this node's /proc at resolve time, so a process that started
  * after the snapshot still finds itself; it is never listed by readdir.
+ * Also owns the versions of per-process files (gtree_prepare): kept with each snapshot as
+ * its aux data, one record per process in the table's order.
  */
 #include "fuse/gtree.h"
 #include "ssid/ssierr.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,34 +110,202 @@ static int gen_self(const struct gtree_ref *ref, struct buf *out)
 #define D 0555
 #define R 0444
 static const struct gtree_entry table[] = {
-	{{NULL}, 0, GTREE_DIR, D, NULL},
-	{{"stat"}, 1, GTREE_REG, R, gen_gstat},
-	{{"meminfo"}, 1, GTREE_REG, R, gen_meminfo},
-	{{"uptime"}, 1, GTREE_REG, R, gen_uptime},
-	{{"loadavg"}, 1, GTREE_REG, R, gen_loadavg},
-	{{"cpuinfo"}, 1, GTREE_REG, R, gen_cpuinfo},
-	{{"self"}, 1, GTREE_LNK, 0777, gen_self},
-	{{"sys"}, 1, GTREE_DIR, D, NULL},
-	{{"sys", "kernel"}, 2, GTREE_DIR, D, NULL},
-	{{"sys", "kernel", "pid_max"}, 3, GTREE_REG, R, gen_pid_max},
-	{{"nodes"}, 1, GTREE_DIR, D, NULL},
-	{{"nodes", "%n"}, 2, GTREE_DIR, D, NULL},
-	{{"nodes", "%n", "load"}, 3, GTREE_REG, R, gen_node_load},
-	{{"nodes", "%n", "cpus"}, 3, GTREE_REG, R, gen_node_cpus},
-	{{"nodes", "%n", "memory"}, 3, GTREE_REG, R, gen_node_memory},
-	{{"nodes", "%n", "state"}, 3, GTREE_REG, R, gen_node_state},
-	{{"%p"}, 1, GTREE_DIR, D, NULL},
-	{{"%p", "stat"}, 2, GTREE_REG, R, gen_stat},
-	{{"%p", "status"}, 2, GTREE_REG, R, gen_status},
-	{{"%p", "statm"}, 2, GTREE_REG, R, gen_statm},
-	{{"%p", "cmdline"}, 2, GTREE_REG, R, gen_cmdline},
-	{{"%p", "cgroup"}, 2, GTREE_REG, R, gen_cgroup},
-	{{"%p", "node"}, 2, GTREE_REG, R, gen_where},
-	{{"%p", "home"}, 2, GTREE_REG, R, gen_home},
+	{{NULL}, 0, GTREE_DIR, D, NULL, 0},
+	{{"stat"}, 1, GTREE_REG, R, gen_gstat, 0},
+	{{"meminfo"}, 1, GTREE_REG, R, gen_meminfo, 0},
+	{{"uptime"}, 1, GTREE_REG, R, gen_uptime, 0},
+	{{"loadavg"}, 1, GTREE_REG, R, gen_loadavg, 0},
+	{{"cpuinfo"}, 1, GTREE_REG, R, gen_cpuinfo, 0},
+	{{"self"}, 1, GTREE_LNK, 0777, gen_self, 0},
+	{{"sys"}, 1, GTREE_DIR, D, NULL, 0},
+	{{"sys", "kernel"}, 2, GTREE_DIR, D, NULL, 0},
+	{{"sys", "kernel", "pid_max"}, 3, GTREE_REG, R, gen_pid_max, 0},
+	{{"nodes"}, 1, GTREE_DIR, D, NULL, 0},
+	{{"nodes", "%n"}, 2, GTREE_DIR, D, NULL, 0},
+	{{"nodes", "%n", "load"}, 3, GTREE_REG, R, gen_node_load, 0},
+	{{"nodes", "%n", "cpus"}, 3, GTREE_REG, R, gen_node_cpus, 0},
+	{{"nodes", "%n", "memory"}, 3, GTREE_REG, R, gen_node_memory, 0},
+	{{"nodes", "%n", "state"}, 3, GTREE_REG, R, gen_node_state, 0},
+	{{"%p"}, 1, GTREE_DIR, D, NULL, 0},
+	{{"%p", "stat"}, 2, GTREE_REG, R, gen_stat, 1},
+	{{"%p", "status"}, 2, GTREE_REG, R, gen_status, 2},
+	{{"%p", "statm"}, 2, GTREE_REG, R, gen_statm, 3},
+	{{"%p", "cmdline"}, 2, GTREE_REG, R, gen_cmdline, 4},
+	{{"%p", "cgroup"}, 2, GTREE_REG, R, gen_cgroup, 5},
+	{{"%p", "node"}, 2, GTREE_REG, R, gen_where, 6},
+	{{"%p", "home"}, 2, GTREE_REG, R, gen_home, 7},
 };
 #undef D
 #undef R
 #define NENTRIES (sizeof(table) / sizeof(table[0]))
+
+#define LOCAL_BIT 0x80000000u /* id bit of inodes of the caller's own local pid */
+#define IDX_BITS  5	      /* entry index + 1 at bits 32..36 */
+#define GEN_SHIFT (32 + IDX_BITS)
+#define GEN_MASK  GTREE_GEN_MAX
+_Static_assert(GTREE_GEN_MAX == (1ull << (64 - GEN_SHIFT)) - 1, "generation bits");
+
+/* ---- versions of per-process files */
+
+struct fver {
+	uint64_t hash; /* FNV-1a of the content and the owner */
+	uint32_t len;  /* content length */
+	uint32_t gen;  /* snapshot number in which this content appeared */
+};
+struct pver {
+	struct fver f[GTREE_NVER];
+	uint64_t dir; /* hash of the directory's attributes (owner, start time) */
+};
+struct vmeta {
+	uint64_t ctx; /* hash of what rendering depends on besides the record */
+	uint32_t n;   /* = the table's nprocs */
+	struct pver *v;
+};
+
+static void vmeta_free(void *p)
+{
+	struct vmeta *m = p;
+
+	if (m)
+		free(m->v);
+	free(m);
+}
+
+static const struct vmeta *vmeta_of(const struct gsnap *g)
+{
+	return g && g->aux_free == vmeta_free ? g->aux : NULL;
+}
+
+#define FNV_OFF 14695981039346656037ull
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The rendering context: node ids, names and boot times, the local node, Hz. */
+static uint64_t ctx_hash(const struct ptable_rctx *r)
+{
+	uint64_t h = fnv(FNV_OFF, &r->local_node, sizeof(r->local_node));
+
+	h = fnv(h, &r->btime_cluster, sizeof(r->btime_cluster));
+	h = fnv(h, &r->hz, sizeof(r->hz));
+	for (uint32_t i = 0; i < r->t->nnodes; i++) {
+		const struct ptable_node *n = &r->t->nodes[i];
+		h = fnv(h, &n->id, sizeof(n->id));
+		h = fnv(h, &n->btime, sizeof(n->btime));
+		h = fnv(h, n->name, strlen(n->name) + 1);
+	}
+	return h;
+}
+
+/* Same record (the pointed-to cmdline and cgroup compared by content)? A false "no" only
+ * costs a render. */
+static int rec_equal(const struct ptable_proc *a, const struct ptable_proc *b)
+{
+	if (memcmp(a, b, offsetof(struct ptable_proc, cmdline)) != 0 ||
+	    a->cmdline_len != b->cmdline_len || !a->cmdline != !b->cmdline ||
+	    !a->cgroup != !b->cgroup)
+		return 0;
+	if (a->cmdline && memcmp(a->cmdline, b->cmdline, a->cmdline_len) != 0)
+		return 0;
+	return !a->cgroup || strcmp(a->cgroup, b->cgroup) == 0;
+}
+
+void gtree_prepare(struct gsnap *snap, const struct gsnap *prev, uint32_t gen_no,
+		   void (*changed)(void *arg, uint32_t gpid, const char *name), void *arg)
+{
+	const struct ptable *t = snap->t, *pt = prev ? prev->t : NULL;
+	const struct vmeta *pm = vmeta_of(prev);
+	struct vmeta *m = calloc(1, sizeof(*m));
+	struct ptable_rctx r;
+	struct buf b;
+	uint32_t j = 0;
+
+	if (!m || !(m->v = calloc(t->nprocs ? t->nprocs : 1, sizeof(*m->v)))) {
+		free(m);
+		return;
+	}
+	m->n = t->nprocs;
+	ptable_rctx_init(&r, t, gsrc_node_id(snap->src));
+	m->ctx = ctx_hash(&r);
+	if (pm && pm->n != pt->nprocs)
+		pm = NULL;
+	buf_init(&b);
+	for (uint32_t i = 0; i < t->nprocs; i++) {
+		const struct ptable_proc *p = &t->procs[i];
+		const struct pver *old = NULL;
+		struct pver *v = &m->v[i];
+		while (pm && j < pt->nprocs && pt->procs[j].gpid < p->gpid)
+			j++;
+		if (pm && j < pt->nprocs && pt->procs[j].gpid == p->gpid)
+			old = &pm->v[j];
+		if (old && pm->ctx == m->ctx && rec_equal(p, &pt->procs[j])) {
+			*v = *old;
+			continue;
+		}
+		uint64_t st = ptable_starttime(&r, p);
+		v->dir = fnv(fnv(fnv(FNV_OFF, &p->uid[1], 4), &p->gid[1], 4), &st, sizeof(st));
+		if (old && old->dir != v->dir && changed)
+			changed(arg, p->gpid, NULL);
+		struct gtree_ref ref = {.src = snap->src, .snap = snap, .proc = p};
+		for (size_t k = 0; k < NENTRIES; k++) {
+			const struct gtree_entry *e = &table[k];
+			if (!e->vslot)
+				continue;
+			struct fver *f = &v->f[e->vslot - 1];
+			ref.e = e;
+			buf_reset(&b);
+			if (e->gen(&ref, &b) < 0) {
+				/* Cannot version it: the whole snapshot is served unversioned. */
+				buf_free(&b);
+				vmeta_free(m);
+				return;
+			}
+			f->len = (uint32_t)b.len;
+			f->hash = fnv(fnv(fnv(FNV_OFF, b.d, b.len), &p->uid[1], 4), &p->gid[1], 4);
+			if (old && old->f[e->vslot - 1].hash == f->hash &&
+			    old->f[e->vslot - 1].len == f->len) {
+				f->gen = old->f[e->vslot - 1].gen;
+			} else {
+				f->gen = gen_no & GEN_MASK;
+				if (old && changed)
+					changed(arg, p->gpid, e->c[1]);
+			}
+		}
+	}
+	buf_free(&b);
+	snap->aux = m;
+	snap->aux_free = vmeta_free;
+}
+
+/* The version record of table process p in ref's snapshot, or NULL. */
+static const struct fver *fver_of(const struct gtree_ref *ref, const struct gtree_entry *e,
+				  const struct ptable_proc *p)
+{
+	const struct vmeta *m = vmeta_of(ref->snap);
+
+	if (!m || !e->vslot || !p || p == &ref->local)
+		return NULL;
+	size_t i = (size_t)(p - ref->snap->t->procs);
+	return i < m->n ? &m->v[i].f[e->vslot - 1] : NULL;
+}
+
+uint32_t gtree_ino_gen(uint64_t ino)
+{
+	return (uint32_t)(ino >> GEN_SHIFT);
+}
+
+uint64_t gtree_proc_ino(uint32_t gpid)
+{
+	for (size_t i = 0; i < NENTRIES; i++)
+		if (table[i].n == 1 && strcmp(table[i].c[0], "%p") == 0)
+			return (uint64_t)(i + 1) << 32 | gpid;
+	return 0;
+}
 
 /* "123" -> 123; 0 unless 1..2^31-1 in canonical decimal (no sign, no leading zero). */
 static uint32_t parse_pid(const char *s)
@@ -220,7 +391,12 @@ int gtree_resolve(struct gsrc *src, const char *path, uint32_t caller, struct gt
 		if (e->n != n || (n && e->c[0][0] != '%' && strcmp(e->c[0], comp[0]) != 0))
 			continue;
 		if (match(ref, e, comp, n) == 0) {
+			const struct fver *f = fver_of(ref, e, ref->proc);
 			ref->e = e;
+			if (f) {
+				ref->gen = f->gen;
+				ref->len = f->len;
+			}
 			return 0;
 		}
 	}
@@ -236,10 +412,9 @@ void gtree_ref_release(struct gtree_ref *ref)
 	memset(ref, 0, sizeof(*ref));
 }
 
-#define LOCAL_BIT 0x80000000u /* id bit of inodes of the caller's own local pid */
-
-/* Stateless inode numbers: (entry index + 1) << 32 | id, id = gpid, local pid | LOCAL_BIT,
- * node id, or 0; the root is FUSE's 1. Nothing to forget, the same name gives the same inode. */
+/* Stateless inode numbers: gen << 37 | (entry index + 1) << 32 | id, id = gpid, local pid |
+ * LOCAL_BIT, node id, or 0; gen = the content's generation for versioned files, else 0; the
+ * root is FUSE's 1. Nothing to forget, the same name and content give the same inode. */
 static uint64_t make_ino(const struct gtree_ref *ref, const struct gtree_entry *e,
 			 const struct ptable_proc *p, const struct ptable_node *n)
 {
@@ -257,7 +432,7 @@ static uint64_t make_ino(const struct gtree_ref *ref, const struct gtree_entry *
 
 int gtree_ino_path(struct gsrc *src, uint64_t ino, char *out, size_t cap)
 {
-	size_t idx = (size_t)(ino >> 32), k = 0;
+	size_t idx = (size_t)(ino >> 32) & ((1u << IDX_BITS) - 1), k = 0;
 	uint32_t id = (uint32_t)ino;
 	int r = 0;
 
@@ -314,6 +489,11 @@ static void stat_of(const struct gtree_ref *ref, const struct gtree_entry *e,
 	}
 	if (e->kind == GTREE_LNK)
 		st->st_size = 10;
+	const struct fver *f = fver_of(ref, e, p);
+	if (f) {
+		st->st_size = f->len;
+		st->st_ino |= (uint64_t)f->gen << GEN_SHIFT;
+	}
 	st->st_atime = st->st_mtime = st->st_ctime = when;
 	st->st_blksize = 4096;
 }

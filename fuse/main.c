@@ -2,10 +2,20 @@
  * main.c - gprocfs: the FUSE file system behind /gproc (libfuse3 low-level API).
  *
  * Owns: options, the fuse_lowlevel_ops table, per-open snapshots (rendered at open, sliced by
- * read, freed at release; direct_io), directory listings taken at opendir, the cache policy
- * (timeouts per kind of entry) and a watcher thread that invalidates the kernel's entries of
- * processes that vanished. Names and content are gtree.c, data is gsrc.c. Inodes are
- * stateless (gtree_ino_path), so lookups need no table and forget is a no-op.
+ * read, freed at release), directory listings taken at opendir, the cache policy (timeouts
+ * per kind of entry, page cache for versioned files) and a watcher thread that invalidates
+ * the kernel's entries of processes that vanished and of files whose content changed. Names
+ * and content are gtree.c, data is gsrc.c. Inodes are stateless (gtree_ino_path), so lookups
+ * need no table and forget is a no-op.
+ * Page cache: a per-process file (stat, status, cmdline...) gets an inode number that carries
+ * its content's generation and st_size = its exact length (gtree_prepare), so one inode number
+ * always means one content: the kernel may keep its pages (keep_cache) and serve repeated
+ * reads and procps' read-until-EOF without a request. Every open() still reaches us: an open
+ * of an inode whose generation is no longer current fails with ESTALE, and the kernel redoes
+ * the lookup (LOOKUP_REVAL) and gets the current inode; so no reader ever gets content older
+ * than the snapshot, nor a size that does not match its content. The watcher invalidates the
+ * entries of changed files so that this retry is rare. Global files (uptime, stat, meminfo...)
+ * and the caller's own local pid keep direct_io: no page cache.
  * Low-level rather than high-level API: per-entry time-outs. procps probes names that never
  * exist in a pid directory (environ, ctty...): those are cached negative; the caller's own
  * local pid is never cached for others. allow_other, default_permissions.
@@ -40,6 +50,9 @@
 #define ENTRY_TO      10.0
 #define ATTR_TO	      2.0
 #define NEG_TO	      10.0 /* names that do not exist inside a pid directory */
+/* Attributes of a versioned file never change (a new content is a new inode number). */
+#define VER_TO	      10.0
+#define CHANGED_MAX   65536 /* pending invalidations of changed files; more are dropped */
 /* A root listing uses a table at most this old (ms), fetched then if need be. */
 #define LIST_FRESH_MS 100
 
@@ -62,7 +75,45 @@ static struct {
 	int single; /* one request thread (not -o mt) */
 	atomic_int stop;
 	atomic_llong last_use_ms; /* CLOCK_MONOTONIC ms of the last request */
+	uint32_t gen_no;	  /* generation of the last snapshot (prepare hook only) */
 } g;
+
+/* Files and directories whose content or attributes changed, for the watcher to invalidate. */
+struct change {
+	uint32_t gpid;
+	const char *name; /* a gtree entry name (static), or NULL for the directory */
+};
+static struct {
+	pthread_mutex_t lock; /* protects all below */
+	struct change *v;
+	size_t n, cap;
+} chq = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0};
+
+/* gtree_prepare's report (a fetching thread). */
+static void on_changed(void *arg, uint32_t gpid, const char *name)
+{
+	(void)arg;
+	pthread_mutex_lock(&chq.lock);
+	if (chq.n == chq.cap && chq.cap < CHANGED_MAX) {
+		size_t cap = chq.cap ? chq.cap * 2 : 256;
+		struct change *v = realloc(chq.v, cap * sizeof(*v));
+		if (v) {
+			chq.v = v;
+			chq.cap = cap;
+		}
+	}
+	if (chq.n < chq.cap) /* else dropped: an open still gets ESTALE and retries */
+		chq.v[chq.n++] = (struct change){gpid, name};
+	pthread_mutex_unlock(&chq.lock);
+}
+
+/* The gsrc prepare hook: number the snapshot and version its files. */
+static void on_snapshot(struct gsnap *snap, const struct gsnap *prev, void *arg)
+{
+	(void)arg;
+	g.gen_no = g.gen_no % GTREE_GEN_MAX + 1;
+	gtree_prepare(snap, prev, g.gen_no, on_changed, NULL);
+}
 
 static long long mono_ms(void)
 {
@@ -105,7 +156,7 @@ static void entry_of(const struct gtree_ref *ref, struct fuse_entry_param *e)
 	e->ino = e->attr.st_ino;
 	/* The caller's own local pid: valid for this caller only, so never cached. */
 	e->entry_timeout = gtree_is_local(ref) ? 0 : ENTRY_TO;
-	e->attr_timeout = gtree_is_local(ref) ? 0 : ATTR_TO;
+	e->attr_timeout = gtree_is_local(ref) ? 0 : gtree_versioned(ref) ? VER_TO : ATTR_TO;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -137,21 +188,37 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_entry(req, &e);
 }
 
+static void *h_get(uint64_t fh);
+static void h_put(uint64_t fh);
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gtree_ref ref;
 	struct stat st;
 	int r = resolve(req, ino, NULL, &ref);
 
-	(void)fi;
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	gtree_stat(&ref, &st);
-	double to = gtree_is_local(&ref) ? 0 : ATTR_TO;
+	double to = gtree_is_local(&ref) ? 0 : gtree_versioned(&ref) ? VER_TO : ATTR_TO;
+	if (gtree_versioned(&ref) && ref.gen != gtree_ino_gen(ino)) {
+		/* An older content of this file: from an open descriptor, its snapshot's size;
+		 * by path, ESTALE makes the kernel look the name up again. */
+		const struct buf *h = fi ? h_get(fi->fh) : NULL;
+		r = h ? 0 : -ESTALE;
+		if (h) {
+			st.st_size = (off_t)h->len;
+			st.st_ino = ino;
+			h_put(fi->fh);
+		}
+	}
 	gtree_ref_release(&ref);
-	fuse_reply_attr(req, &st, to);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, to);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -290,6 +357,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (gtree_versioned(&ref) && ref.gen != gtree_ino_gen(ino)) {
+		/* The content changed since the kernel looked this inode up: its size and cached
+		 * pages are of the old content. ESTALE: the kernel looks the name up again. */
+		gtree_ref_release(&ref);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
 	if (ref.e->kind != GTREE_REG || !(h = calloc(1, sizeof(*h)))) {
 		r = ref.e->kind != GTREE_REG ? EISDIR : ENOMEM;
 		gtree_ref_release(&ref);
@@ -298,6 +372,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	buf_init(h);
 	r = gtree_render(&ref, h); /* the snapshot this descriptor sees */
+	/* Versioned and as long as its inode says: page cache. Else no page cache. */
+	int cache = gtree_versioned(&ref) && h->len == ref.len;
 	gtree_ref_release(&ref);
 	if (r < 0) {
 		buf_free(h);
@@ -311,7 +387,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fi->direct_io = 1; /* no page cache: a read returns what the snapshot holds */
+	fi->direct_io = !cache; /* a read returns what the snapshot holds */
+	fi->keep_cache = cache; /* the inode's pages hold this very content */
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		h_put(fi->fh); /* the open was interrupted: no RELEASE will come */
@@ -507,7 +584,9 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off, struct fuse_f
 			if (!dot) {
 				e.ino = d->st.st_ino;
 				e.entry_timeout = l->local ? 0 : ENTRY_TO;
-				e.attr_timeout = l->local ? 0 : ATTR_TO;
+				e.attr_timeout = l->local		? 0
+						 : gtree_ino_gen(e.ino) ? VER_TO
+									: ATTR_TO;
 			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
 						   (off_t)(i + 1));
@@ -552,8 +631,32 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req); /* inodes are stateless */
 }
 
+/* Drop the kernel's entries of files whose content changed (the next open looks the name up
+ * and gets the current inode) and the attributes of directories whose owner changed. */
+static void invalidate_changed(void)
+{
+	struct change *v;
+	size_t n;
+
+	pthread_mutex_lock(&chq.lock);
+	v = chq.v;
+	n = chq.n;
+	chq.v = NULL;
+	chq.n = chq.cap = 0;
+	pthread_mutex_unlock(&chq.lock);
+	for (size_t i = 0; i < n && !atomic_load(&g.stop); i++) {
+		fuse_ino_t dir = gtree_proc_ino(v[i].gpid);
+		if (v[i].name)
+			fuse_lowlevel_notify_inval_entry(g.se, dir, v[i].name, strlen(v[i].name));
+		else
+			fuse_lowlevel_notify_inval_inode(g.se, dir, -1, 0);
+	}
+	free(v);
+}
+
 /* Tell the kernel to drop the entries of vanished processes, so a cached dentry does not
- * outlive the process. Runs outside request handlers (notify from a handler can deadlock). */
+ * outlive the process, and those of changed files. Runs outside request handlers (notify
+ * from a handler can deadlock). */
 static void *watch(void *arg)
 {
 	(void)arg;
@@ -574,6 +677,7 @@ static void *watch(void *arg)
 			fuse_lowlevel_notify_inval_entry(g.se, FUSE_ROOT_ID, name, (size_t)len);
 		}
 		free(gone);
+		invalidate_changed();
 	}
 	return NULL;
 }
@@ -674,6 +778,7 @@ static int open_source(const struct opts *o)
 	so.procdir = o->procdir;
 	so.ttl_ms = o->ttl;
 	so.sock = o->sock;
+	so.prepare = on_snapshot;
 	g.src = gsrc_new(&so, err, sizeof(err));
 	if (!g.src) {
 		fprintf(stderr, "gprocfs: %s\n", err);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 int deputy_result_put(struct buf *b, const struct deputy_result *r)
@@ -384,6 +385,13 @@ int deputy_run(const char *run_dir, char **argv, int node)
 		fprintf(stderr, "grun: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
+	/* closed[0] reaches EOF once the child has closed every descriptor but 0-2 (its
+	 * close_range closes its copy of closed[1]): only then may it be checkpointed. */
+	int closed[2];
+	if (pipe2(closed, O_CLOEXEC) < 0) {
+		fprintf(stderr, "grun: pipe: %s\n", strerror(errno));
+		return 1;
+	}
 	g->child = fork();
 	if (g->child < 0) {
 		fprintf(stderr, "grun: fork: %s\n", strerror(errno));
@@ -406,6 +414,13 @@ int deputy_run(const char *run_dir, char **argv, int node)
 		fprintf(stderr, "grun: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	close(closed[1]);
+	{
+		char c;
+		while (read(closed[0], &c, 1) < 0 && errno == EINTR)
+			;
+	}
+	close(closed[0]);
 	buf_init(&b);
 	buf_put_u32(&b, (uint32_t)g->child);
 	{

@@ -3,13 +3,17 @@
  *
  * Owns: the table of armed points and their hit counters. Does not: act on a fault, log.
  * Assumes: few armed points (a linear scan per hit is cheaper than anything clever), and
- * that fault_set() is not called while other threads hit points.
+ * that fault_set() is not called while other threads hit points. With SSI_FAULT_FILE every
+ * hit stats the file and re-arms under a lock when it changed (tests only: cost is no issue).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "migrate/fault.h"
 
@@ -24,6 +28,9 @@ static struct point points[FAULT_MAX_POINTS];
 static atomic_size_t npoints; /* armed entries in points[]; 0 = fast path */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 static int env_result;
+static const char *file_path; /* SSI_FAULT_FILE, NULL if unset */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stat file_st; /* file_lock: what was armed from */
 
 static const char *const action_names[] = {
 	[FAULT_NONE] = "none",
@@ -34,6 +41,7 @@ static const char *const action_names[] = {
 	[FAULT_CRASH_DST] = "crash_dst",
 	[FAULT_CRASH_HOME] = "crash_home",
 	[FAULT_STALL] = "stall",
+	[FAULT_PAUSE] = "pause",
 };
 #define NACTIONS (sizeof(action_names) / sizeof(action_names[0]))
 
@@ -135,7 +143,42 @@ static int arm(const char *spec)
 
 static void init_from_env(void)
 {
+	const char *f = getenv(FAULT_FILE_ENV);
+
 	env_result = arm(getenv(FAULT_ENV));
+	if (f && *f && !getenv(FAULT_ENV))
+		file_path = f;
+}
+
+/* SSI_FAULT_FILE: re-arm from the file when it changed since the last look. */
+static void file_check(void)
+{
+	struct stat st;
+	char spec[1024];
+	ssize_t n = 0;
+	int fd;
+
+	pthread_mutex_lock(&file_lock);
+	if (stat(file_path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (st.st_ino == file_st.st_ino && st.st_size == file_st.st_size &&
+	    st.st_mtim.tv_sec == file_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == file_st.st_mtim.tv_nsec)
+		goto out;
+	file_st = st;
+	fd = open(file_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		do
+			n = read(fd, spec, sizeof(spec) - 1);
+		while (n < 0 && errno == EINTR);
+		close(fd);
+	}
+	spec[n > 0 ? n : 0] = '\0';
+	while (n > 0 && (spec[n - 1] == '\n' || spec[n - 1] == ' '))
+		spec[--n] = '\0';
+	arm(spec);
+out:
+	pthread_mutex_unlock(&file_lock);
 }
 
 int fault_init(void)
@@ -167,6 +210,8 @@ enum fault_action fault_hit(const char *point)
 	unsigned hit;
 
 	fault_init();
+	if (file_path && point)
+		file_check();
 	if (atomic_load(&npoints) == 0 || !point)
 		return FAULT_NONE;
 	pt = find(point);
@@ -200,4 +245,16 @@ unsigned fault_count(const char *point)
 	fault_init();
 	pt = point ? find(point) : NULL;
 	return pt ? atomic_load(&pt->hits) : 0;
+}
+
+int fault_ms(enum fault_action a)
+{
+	const char *v = getenv(a == FAULT_CUT ? "SSI_FAULT_CUT_MS" : "SSI_FAULT_PAUSE_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	if (a != FAULT_CUT && a != FAULT_PAUSE)
+		return 0;
+	if (ms >= 1 && ms <= 600000)
+		return (int)ms;
+	return a == FAULT_CUT ? 5000 : 2000;
 }

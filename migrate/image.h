@@ -20,8 +20,8 @@
 
 #define IMAGE_MAGIC	  "SSIIMG\r\n"
 #define IMAGE_VERSION	  1
-#define IMAGE_SECT_MAX	  (64u << 20) /* hard cap of one section's payload */
-#define IMAGE_PAGES_CHUNK (4u << 20)  /* writers split page data into sections of this size */
+#define IMAGE_SECT_MAX	  (64u << 20)  /* hard cap of one section's payload */
+#define IMAGE_PAGES_CHUNK (256u << 10) /* writers split page data into sections of this size */
 
 enum image_sect {
 	IMG_S_PROC = 1,	   /* identity, kernel, host, cwd, exe, limits, timers */

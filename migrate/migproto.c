@@ -319,6 +319,11 @@ static void s_deciding(struct migproto *m, const struct migproto_event *ev, stru
 	    is_msg(ev, MIGPROTO_ABORT, MIGPROTO_DEST)) {
 		set_err(m, ev->err, ev->reason ? ev->reason : "aborted by home");
 		act(o, MIGPROTO_A_THAW);
+		/* D's ABORT means D never voted (or relays home's abort): pass it on, so that
+		 * home, whose copy from D may have been lost with a link, decides now instead
+		 * of at its READY time-out. */
+		if (ev->from == MIGPROTO_DEST)
+			send_to(m, o, MIGPROTO_HOME, MIGPROTO_ABORT, true);
 		report(m, o, MIGPROTO_OUT_ABORTED);
 		finish(m, MIGPROTO_S_ABORTED);
 		return;
@@ -428,6 +433,7 @@ static void d_receiving(struct migproto *m, const struct migproto_event *ev, str
 	switch (ev->type) {
 	case MIGPROTO_EV_PROGRESS:
 		m->deadline = ev->now + m->conf.recv_idle_ms;
+		m->image_whole |= ev->last;
 		return;
 	case MIGPROTO_EV_RESTORED:
 		send_to(m, o, MIGPROTO_HOME, MIGPROTO_READY, false);
@@ -449,9 +455,21 @@ static void d_receiving(struct migproto *m, const struct migproto_event *ev, str
 		d_give_up(m, o, true);
 	} else if (ev->type == MIGPROTO_EV_NODE_DEAD && ev->node == m->home) {
 		/* Not voted yet: dropping out is safe, and a process dies with its home.
-		 * A cut link to home or a lost source is no reason: the whole image may
-		 * already be here, and home may hear the vote once the link is back. */
+		 * A cut link to home is no reason: home may hear the vote once the link is
+		 * back; nor is a lost source once the whole image is here. */
 		set_errf(m, -EHOSTDOWN, "home died", ev->node);
+		d_give_up(m, o, true);
+	} else if ((ev->type == MIGPROTO_EV_NODE_DEAD || ev->type == MIGPROTO_EV_LINK_DOWN) &&
+		   ev->node == m->src && !m->image_whole) {
+		/* The link from the source went down (or the source died) before the last
+		 * chunk arrived: chunks lost with a link are never sent again, so the image
+		 * can never be whole. Not voted yet: drop out now rather than at the idle
+		 * time-out (home then knows at once if the only copy died with the source). */
+		set_errf(m, -EHOSTDOWN,
+			 ev->type == MIGPROTO_EV_NODE_DEAD
+				 ? "source died before the whole image arrived"
+				 : "link to the source lost before the whole image arrived",
+			 ev->node);
 		d_give_up(m, o, true);
 	}
 }

@@ -25,12 +25,13 @@
  *  S    S_CANCELLING STREAM_FAILED             -> S_ABORTED    THAW, ABORT, REPORT  s_cancelling
  *  S    S_CANCELLING STREAM_DONE / timeout     -> S_DECIDING   QUERY->H,D           s_cancelling
  *  S    S_DECIDING   COMMIT                    -> S_MOVED      KILL_FROZEN, REPORT  s_deciding
- *  S    S_DECIDING   ABORT (from H or D)       -> S_ABORTED    THAW, REPORT         s_deciding
+ *  S    S_DECIDING   ABORT (from H or D)       -> S_ABORTED    THAW, (D's: ABORT->H), REPORT
  *  S    S_DECIDING   timeout                   -> S_DECIDING   QUERY->H,D (backoff) s_deciding
  *  S    S_DECIDING   home dead, grace over     -> S_LOST       KILL_FROZEN, REPORT  s_deciding
  *  D    NEW          OFFER ok / not ok         -> D_RECEIVING / D_ABORTED  RESTORE, ACCEPT / REFUSE
  *  D    D_RECEIVING  RESTORED                  -> D_READY      READY->H             d_receiving
  *  D    D_RECEIVING  FAILED/ABORT/idle/dead(H) -> D_ABORTED    DISCARD, ABORT       d_receiving
+ *  D    D_RECEIVING  down/dead(S), image short -> D_ABORTED    DISCARD, ABORT       d_receiving
  *  D    D_READY      COMMIT                    -> D_RUNNING    RESUME, DONE->H,S    d_ready
  *  D    D_READY      ABORT                     -> D_ABORTED    DISCARD              d_ready
  *  D    D_READY      timeout                   -> D_READY      READY->H, QUERY->S   d_ready
@@ -137,6 +138,7 @@ struct migproto_event {
 	int err;		 /* MSG REFUSE/ABORT: peer's code; *_FAILED: local code;
 					MSG OFFER at D/H: the daemon's verdict, 0 = acceptable */
 	const char *reason;	 /* optional text for err; copied, may be NULL */
+	bool last;		 /* PROGRESS at D: that chunk had last = 1 (whole image here) */
 };
 
 enum migproto_act {
@@ -217,8 +219,9 @@ struct migproto {
 	bool doubt_reported;		    /* S: INDOUBT reported once */
 	bool waited_longer;		    /* H: READY time-out extended once because src died */
 	bool abort_known;		    /* S: home decided abort, or dst will never vote */
-	bool committed; /* H: the durable record says dst (answers in final states) */
-	int err;	/* the code that decided a failed outcome, else 0 */
+	bool committed;	  /* H: the durable record says dst (answers in final states) */
+	bool image_whole; /* D: the last chunk arrived (a dead source cannot matter now) */
+	int err;	  /* the code that decided a failed outcome, else 0 */
 	char reason[MIGPROTO_REASON_MAX]; /* its text ("" if none) */
 };
 

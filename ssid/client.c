@@ -83,6 +83,17 @@ static int get_fx(struct buf *b, double *v)
 	return r;
 }
 
+/* The u8 flag appended to the status reply: an older daemon's reply ends before it (0).
+ * (Node records are followed by more records, so there the flag is read strictly.) */
+static int get_flag(struct buf *b, int *v)
+{
+	uint8_t x = 0;
+	int r = buf_avail(b) ? buf_get_u8(b, &x) : 0;
+
+	*v = x != 0;
+	return r;
+}
+
 int client_status_put(struct buf *b, const struct client_status *s)
 {
 	int r = 0;
@@ -111,6 +122,7 @@ int client_status_put(struct buf *b, const struct client_status *s)
 	r |= buf_put_u64(b, s->mem_total_kb);
 	r |= buf_put_u64(b, s->mem_free_kb);
 	r |= buf_put_str(b, s->db_path);
+	r |= buf_put_u8(b, (uint8_t)(s->blocked != 0)); /* appended: absent from older daemons */
 	return r ? -ENOMEM : 0;
 }
 
@@ -135,7 +147,7 @@ int client_status_get(struct buf *b, struct client_status *s)
 	    (r = buf_get_cstr(b, s->db_path, sizeof(s->db_path))))
 		return r;
 	s->id = id;
-	return 0;
+	return get_flag(b, &s->blocked);
 }
 
 int client_node_put(struct buf *b, const struct client_node *n)
@@ -158,6 +170,7 @@ int client_node_put(struct buf *b, const struct client_node *n)
 	r |= buf_put_u64(b, n->mem_total_kb);
 	r |= buf_put_u64(b, n->mem_free_kb);
 	r |= buf_put_str(b, n->kernel);
+	r |= buf_put_u8(b, (uint8_t)(n->blocked != 0));
 	return r ? -ENOMEM : 0;
 }
 
@@ -180,6 +193,9 @@ int client_node_get(struct buf *b, struct client_node *n)
 		return r;
 	n->id = id;
 	n->self = self;
+	if ((r = buf_get_u8(b, &self)))
+		return r;
+	n->blocked = self != 0;
 	return 0;
 }
 
@@ -247,6 +263,21 @@ int client_nodes(struct client *c, struct client_node **out, size_t *n)
 	} else {
 		*n = cnt;
 	}
+	buf_free(&rep);
+	return r;
+}
+
+int client_block(struct client *c, int blocked)
+{
+	struct buf req, rep;
+	int r;
+
+	buf_init(&req);
+	buf_init(&rep);
+	r = buf_put_u8(&req, blocked ? 1 : 0);
+	if (!r)
+		r = client_call(c, CTL_BLOCK, &req, &rep);
+	buf_free(&req);
 	buf_free(&rep);
 	return r;
 }

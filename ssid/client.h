@@ -34,6 +34,7 @@ struct client_node {
 	uint64_t mem_total_kb;
 	uint64_t mem_free_kb;
 	char kernel[65]; /* from HELLO, "" if not heard */
+	int blocked;	 /* its administrator blocks incoming processes (ssictl block) */
 };
 
 struct client_status {
@@ -49,6 +50,7 @@ struct client_status {
 	uint32_t cpus;
 	uint64_t mem_total_kb, mem_free_kb;
 	char db_path[256];
+	int blocked; /* this node accepts no incoming processes (ssictl block) */
 };
 
 struct client_event {
@@ -69,6 +71,8 @@ int client_call(struct client *c, uint16_t type, const struct buf *req, struct b
 int client_status(struct client *c, struct client_status *st);
 int client_nodes(struct client *c, struct client_node **out, size_t *n);
 int client_events(struct client *c, uint32_t limit, struct client_event **out, size_t *n);
+/* Block (1) or unblock (0) incoming processes on the daemon's node (root; CTL_BLOCK). */
+int client_block(struct client *c, int blocked);
 
 /* Encodings (used by the daemon for replies and by the functions above). */
 int client_status_put(struct buf *b, const struct client_status *st);

@@ -28,7 +28,8 @@ int cluster_new(struct cluster **out, const struct config *cfg, struct db *db, c
 const struct link_ops *cluster_link_ops(struct cluster *c);
 /* Attach the link manager (after link_mgr_new) and dial the configured peers. */
 void cluster_start(struct cluster *c, struct link_mgr *links);
-/* Register the control requests (status, nodes, events). */
+/* Register the control requests (status, nodes, events, block) and apply the stored block
+ * order. */
 int cluster_ctl_register(struct cluster *c, struct ctl_server *s);
 
 /*

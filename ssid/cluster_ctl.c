@@ -39,6 +39,7 @@ static void fill_node(struct cluster *c, int id, int64_t now, int64_t wall, stru
 	n->mem_total_kb = e->l.mem_total_kb;
 	n->mem_free_kb = e->l.mem_free_kb;
 	snprintf(n->kernel, sizeof(n->kernel), "%s", n->self ? c->kernel : c->info[id].kernel);
+	n->blocked = (e->flags & WIRE_NODE_F_BLOCKED) != 0;
 }
 
 static int ctl_nodes(void *ctx, const struct ctl_caller *who, struct buf *req, struct buf *reply)
@@ -108,6 +109,7 @@ static int ctl_status(void *ctx, const struct ctl_caller *who, struct buf *req, 
 	s.mem_total_kb = c->last_raw.mem_total_kb;
 	s.mem_free_kb = c->last_raw.mem_avail_kb;
 	snprintf(s.db_path, sizeof(s.db_path), "%s", db_path(c->db));
+	s.blocked = (c->gos.e[c->cfg->id].flags & WIRE_NODE_F_BLOCKED) != 0;
 	pthread_mutex_unlock(&c->lock);
 	return client_status_put(reply, &s);
 }
@@ -144,9 +146,65 @@ static int ctl_events(void *ctx, const struct ctl_caller *who, struct buf *req, 
 	return r;
 }
 
+/* ssictl block/unblock: the order goes to the store first (it must survive a restart, and
+ * admission at the destination reads it there: admit.h), then into the gossiped flags. */
+static int ctl_block(void *ctx, const struct ctl_caller *who, struct buf *req, struct buf *reply)
+{
+	struct cluster *c = ctx;
+	struct db_policy p;
+	uint8_t on = 0;
+	int r;
+
+	(void)reply;
+	if ((r = buf_get_u8(req, &on)) < 0)
+		return r;
+	pthread_mutex_lock(&c->dblock);
+	r = db_policy_get(c->db, &p);
+	if (!r && p.blocked != (on != 0)) {
+		p = (struct db_policy){
+			.blocked = on != 0, .since_ms = cluster_wall_ms(), .by_uid = who->uid};
+		r = db_policy_put(c->db, &p);
+	}
+	if (r < 0)
+		log_warn("ssictl %s: %s", on ? "block" : "unblock", db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	gossip_set_self_flags(&c->gos, on ? WIRE_NODE_F_BLOCKED : 0);
+	pthread_mutex_unlock(&c->lock);
+	cluster_event(c, c->cfg->id, on ? "blocked" : "unblocked",
+		      "incoming processes %s by uid %u", on ? "blocked" : "accepted again",
+		      (unsigned)who->uid);
+	return 0;
+}
+
+/* The block order of an earlier run (the store keeps it) is gossiped from the start. */
+static void restore_block(struct cluster *c)
+{
+	struct db_policy p;
+	int r;
+
+	pthread_mutex_lock(&c->dblock);
+	r = db_policy_get(c->db, &p);
+	if (r < 0)
+		log_warn("reading the block order: %s", db_errmsg(c->db));
+	pthread_mutex_unlock(&c->dblock);
+	if (r < 0 || !p.blocked)
+		return;
+	pthread_mutex_lock(&c->lock);
+	gossip_set_self_flags(&c->gos, WIRE_NODE_F_BLOCKED);
+	pthread_mutex_unlock(&c->lock);
+	log_info("incoming processes blocked (ssictl unblock to accept them)");
+}
+
 int cluster_ctl_register(struct cluster *c, struct ctl_server *s)
 {
 	int r = ctl_server_add(s, CTL_STATUS, 0, ctl_status, c);
+
+	restore_block(c);
+	if (!r)
+		r = ctl_server_add(s, CTL_BLOCK, CTL_ROOT_ONLY, ctl_block, c);
 
 	if (!r)
 		r = ctl_server_add(s, CTL_NODES, 0, ctl_nodes, c);

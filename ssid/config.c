@@ -246,6 +246,16 @@ static int handler(void *user, const char *section, const char *key, const char 
 		}
 		return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [gfs]%s", key, "");
 	}
+	if (!strcmp(section, "admit")) { /* admission of incoming processes (admit.h) */
+		if (strcmp(key, "reserve_mb"))
+			return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [admit]%s", key, "");
+		if (parse_int(v, 0, 1048576, &x) < 0)
+			return problem(p, SSI_E_BADFIELD,
+				       "reserve_mb: '%s' is not a number of MiB in 0..1048576%s", v,
+				       "");
+		p->c->admit_reserve_mb = (uint64_t)x;
+		return 1;
+	}
 	return problem(p, SSI_E_BADFIELD, "unknown section [%s] (key '%s')", section, key);
 }
 
@@ -270,6 +280,7 @@ static void defaults(struct config *c)
 	strcpy(c->gfs_mount, "/gfs");
 	c->gfs_timeout_ms = 10000;
 	strcpy(c->gfs_local_dirs, HOMENS_LOCAL_DIRS_DEFAULT);
+	c->admit_reserve_mb = 64;
 }
 
 static int absolutize(char *path, size_t cap, const char *base)

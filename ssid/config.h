@@ -54,6 +54,8 @@ struct config {
 				     * process away from home uses from this node when they are
 				     * the same at home (homens.h); default "/usr /lib /lib64
 				     * /bin /sbin"; "" = none */
+	uint64_t admit_reserve_mb;  /* [admit] reserve_mb: memory an offered process must leave
+				     * available here (admit.h); default 64, 0..1048576 */
 };
 
 /* The config path to use when none is given: $SSID_CONF if set and non-empty, else the default.

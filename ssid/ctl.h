@@ -30,6 +30,7 @@ enum ctl_type {
 	CTL_STATUS = 1, /* -> client_status encoding (client.h) */
 	CTL_NODES = 2,	/* -> u16 count + client_node encodings */
 	CTL_EVENTS = 3, /* u32 limit -> u32 count + client_event encodings */
+	CTL_BLOCK = 44, /* u8 blocked (1 block, 0 unblock) -> empty; root (ssictl block) */
 };
 
 #define CTL_ROOT_ONLY 1u

@@ -29,6 +29,11 @@ void gossip_set_self(struct gossip_table *t, const struct gossip_load *l, int64_
 	e->origin_ms = now;
 }
 
+void gossip_set_self_flags(struct gossip_table *t, unsigned flags)
+{
+	t->e[t->self].flags = flags;
+}
+
 int gossip_know(struct gossip_table *t, int id, const char *name, const char *addr)
 {
 	struct gossip_entry *e;
@@ -170,6 +175,7 @@ void gossip_to_wire(const struct gossip_entry *e, uint32_t age, struct wire_load
 	w->cpus = e->l.cpus;
 	w->speed = scale(e->l.speed, WIRE_SPEED_REF);
 	w->state = WIRE_NODE_UP;
+	w->flags = (uint8_t)(e->flags & WIRE_NODE_F_BLOCKED);
 }
 
 int gossip_from_wire(const struct wire_load_entry *w, struct gossip_entry *e, uint32_t *age)
@@ -189,5 +195,6 @@ int gossip_from_wire(const struct wire_load_entry *w, struct gossip_entry *e, ui
 	e->l.psi_cpu = (double)w->psi / WIRE_PSI_SCALE;
 	e->l.cpus = w->cpus;
 	e->l.speed = (double)w->speed / WIRE_SPEED_REF;
+	e->flags = w->flags & WIRE_NODE_F_BLOCKED; /* unknown flags of newer peers dropped */
 	return 0;
 }

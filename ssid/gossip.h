@@ -44,6 +44,7 @@ struct gossip_entry {
 	char addr[GOSSIP_ADDR_MAX]; /* host:port of its SSH server */
 	int64_t origin_ms;	    /* local time the facts were sampled (now - age) */
 	struct gossip_load l;
+	unsigned flags; /* WIRE_NODE_F_* (blocked), travels with the facts */
 };
 
 struct gossip_table {
@@ -70,6 +71,9 @@ void gossip_init(struct gossip_table *t, int self, const char *name, const char 
 
 /* Record own facts sampled at now. */
 void gossip_set_self(struct gossip_table *t, const struct gossip_load *l, int64_t now);
+
+/* Set own flags (WIRE_NODE_F_*); they travel with every later window. */
+void gossip_set_self_flags(struct gossip_table *t, unsigned flags);
 
 /* Add a node known from configuration or a HELLO (facts unknown: origin 0 = infinitely old),
  * or refresh its name/address. Returns 0 or -EINVAL. */

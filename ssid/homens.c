@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ssid/homens_cache.h"
 #include "ssid/ssierr.h"
 
 #define FP_DEPTH    3 /* dir/a/b/c: entries of dir and of two levels of subdirectories */
@@ -318,18 +319,29 @@ int homens_fingerprint(const char *dir, const char *dpkg_status, uint64_t *fp)
 
 int homens_same(const char *path, const char *homeroot)
 {
+	return homens_same_ex(path, homeroot, NULL);
+}
+
+int homens_same_ex(const char *path, const char *homeroot, int *unsure)
+{
 	char hp[PATH_MAX], hdpkg[PATH_MAX];
 	struct stat ls, hs;
 	uint64_t f1, f2;
-	int r;
+	int r, dummy;
+
+	if (!unsure)
+		unsure = &dummy;
+	*unsure = 0;
 
 	if ((size_t)snprintf(hp, sizeof(hp), "%s%s", homeroot, path) >= sizeof(hp) ||
 	    (size_t)snprintf(hdpkg, sizeof(hdpkg), "%s%s", homeroot, DPKG_STATUS) >= sizeof(hdpkg))
 		return -ENAMETOOLONG;
 	if (lstat(path, &ls) < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (lstat(hp, &hs) < 0)
+	if (lstat(hp, &hs) < 0) {
+		*unsure = errno != ENOENT && errno != ENOTDIR;
 		return 0;
+	}
 	if (S_ISLNK(ls.st_mode) && S_ISLNK(hs.st_mode)) {
 		char l1[PATH_MAX], l2[PATH_MAX];
 		ssize_t a = readlink(path, l1, sizeof(l1) - 1);
@@ -343,8 +355,10 @@ int homens_same(const char *path, const char *homeroot)
 		return 0;
 	if ((r = homens_fingerprint(path, DPKG_STATUS, &f1)) < 0)
 		return r;
-	if (homens_fingerprint(hp, hdpkg, &f2) < 0)
+	if (homens_fingerprint(hp, hdpkg, &f2) < 0) {
+		*unsure = 1;
 		return 0;
+	}
 	return f1 == f2;
 }
 
@@ -413,7 +427,7 @@ int homens_enter(const struct homens_spec *s, char *err, size_t errlen)
 	const char *gfs = s->gfs && *s->gfs ? s->gfs : "/gfs";
 	const char *list = s->local_dirs ? s->local_dirs : HOMENS_LOCAL_DIRS_DEFAULT;
 	char root[PATH_MAX], dbuf[1024], *dirs[HOMENS_MAX_DIRS];
-	int same[HOMENS_MAX_DIRS], nd, r, rfd;
+	int same[HOMENS_MAX_DIRS], nd, r, rfd, hits = 0;
 	struct stat st;
 
 	if (errlen)
@@ -432,8 +446,19 @@ int homens_enter(const struct homens_spec *s, char *err, size_t errlen)
 	/* Decide every directory before mounting anything: a mount made for one would
 	 * otherwise hide home's copy of a later one below it (/usr then /usr/local). */
 	for (int i = 0; i < nd; i++) {
-		if ((same[i] = homens_same(dirs[i], root)) < 0)
+		int hit = 0;
+
+		if (s->cache_only && s->cache && *s->cache) {
+			same[i] = homens_cache_get(s->cache, s->home, dirs[i], root);
+			hit = same[i] >= 0;
+			if (same[i] == -ENOENT)
+				same[i] = 0; /* not known yet: home's copy, always right */
+		} else {
+			same[i] = homens_cache_same(s->cache, s->home, dirs[i], root, &hit);
+		}
+		if (same[i] < 0)
 			return fail(err, errlen, same[i], "local %s", dirs[i]);
+		hits += hit;
 	}
 	if (unshare(CLONE_NEWNS) < 0)
 		return fail(err, errlen, -errno, "unshare(CLONE_NEWNS)%s", "");
@@ -486,5 +511,7 @@ int homens_enter(const struct homens_spec *s, char *err, size_t errlen)
 	for (int i = 0; i < nd; i++)
 		if (same[i] == 2)
 			say(err, errlen, " %s", dirs[i]);
+	if (s->cache && *s->cache)
+		say(err, errlen, "; cached %d/%d", hits, nd);
 	return 0;
 }

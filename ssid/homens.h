@@ -25,16 +25,22 @@ struct homens_spec {
 	const char *local_dirs; /* space-separated absolute paths; NULL = the default above;
 				 * "" = none (everything from home) */
 	const char *cwd;	/* working directory inside the new root; NULL = "/" */
+	const char *cache;	/* file remembering homens_same answers (homens_cache.h);
+				 * NULL or "" = decide every time (walks home's dirs) */
+	int cache_only;		/* with cache: a directory without a valid remembered answer
+				 * is taken from home (never walked here; someone else fills
+				 * the cache, e.g. ssid's warm-up child) */
 };
 
 /*
  * Enter the namespace: unshare(CLONE_NEWNS), make every mount private, bind <gfs>/<home> on
  * itself as the new root, bind in the local directories that are the same on both nodes
- * (homens_same), the local /proc /dev /sys (required on home) and /run (if home has it),
+ * (homens_same, or its remembered answer: spec->cache, cache_only), the local /proc /dev /sys
+ * (required on home) and /run (if home has it),
  * /gfs at /gfs, pivot_root into it, detach the old root, chdir(cwd). Returns 0, or a negative
  * errno / SSI_E_* code with a one-line reason in err (step and path) if errlen > 0. On
- * success err holds a summary ("local: /usr; link: /bin ...; home: ...") for the caller's
- * log. On failure the process may be left half-way (namespace unshared, some mounts made): it
+ * success err holds a summary ("root R; local: /usr; home: ...; link: /bin ...; cached N/M")
+ * for the caller's log. On failure the process may be left half-way (namespace unshared, some mounts made): it
  * must not go on to run the user's program — exit instead.
  */
 int homens_enter(const struct homens_spec *s, char *err, size_t errlen);
@@ -55,5 +61,8 @@ int homens_fingerprint(const char *dir, const char *dpkg_status, uint64_t *fp);
  * missing on either side, negative errno when this node's own copy cannot be read.
  */
 int homens_same(const char *path, const char *homeroot);
+/* As homens_same; *unsure (if not NULL) is set to 1 when a 0 answer comes from home's copy
+ * being unreadable (not from a difference or its absence): an answer not to remember. */
+int homens_same_ex(const char *path, const char *homeroot, int *unsure);
 
 #endif

@@ -27,6 +27,8 @@
 
 /* ---------------------------------------------------------------- manager */
 
+#define OUTQ_BULK_ROOM (2u << 20) /* of OUTQ_MAX, kept free of image chunks */
+
 static struct link *link_new(struct link_mgr *m)
 {
 	struct link *l = calloc(1, sizeof(*l));
@@ -237,7 +239,13 @@ int link_mgr_send(struct link_mgr *m, int peer_id, const struct wire_msg *msg)
 			best = l;
 	if (best) {
 		pthread_mutex_lock(&best->qlock);
-		r = wire_encode(&best->outq, msg);
+		/* Image chunks stop OUTQ_BULK_ROOM short of the bound (SSI_E_TOOBIG, the stream
+		 * waits), so that replies (a 1 MiB /gfs READ) still fit during a migration. */
+		if (msg->type == WIRE_MIG_STREAM &&
+		    buf_avail(&best->outq) + WIRE_MAX_FRAME > OUTQ_MAX - OUTQ_BULK_ROOM)
+			r = SSI_E_TOOBIG;
+		else
+			r = wire_encode(&best->outq, msg);
 		pthread_mutex_unlock(&best->qlock);
 		if (!r) {
 			atomic_fetch_add(&m->frames_tx, 1);

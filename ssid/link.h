@@ -103,6 +103,12 @@ void link_mgr_reap(struct link_mgr *m);
 /* Close every link, join every thread, free the manager. */
 void link_mgr_free(struct link_mgr *m);
 
+/* Fault injection (tests only, migrate/fault.h "cut"): close every link to node peer now
+ * and refuse it for ms, on both sides' terms: a cut peer hears nothing from us (not even
+ * HELLO), our dials to it wait, its dials are closed before they count as heard. Frames
+ * queued for it are lost, as in a real cut. Process-wide. 0 or -EINVAL. */
+int link_fault_cut(int peer, int ms);
+
 /* Text address of the remote end ("127.0.1.2:41234"). Lives as long as the link. */
 const char *link_remote(const struct link *l);
 /* 1 if we dialled this link. */

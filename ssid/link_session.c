@@ -6,6 +6,8 @@
  * The thread that owns a session is the only one that calls libssh on it. It polls the
  * session and the link's eventfd with one ssh_event; other threads only append to the
  * link's queue (qlock) and write the eventfd (link_wake).
+ * Also the fault-injection cut (link_fault_cut, tests only): a process-wide table of peers
+ * cut until a deadline, checked by every link thread at each turn of its loop.
  */
 #include "ssid/link_int.h"
 #include "ssid/ssierr.h"
@@ -47,6 +49,73 @@ void link_wake(struct link *l)
 	do
 		r = write(l->efd, &one, sizeof(one));
 	while (r < 0 && errno == EINTR);
+}
+
+/* ---------------------------------------------------------------- fault injection: cut */
+
+#define CUT_IDS 512			   /* node ids 1..511 */
+static _Atomic int64_t cut_until[CUT_IDS]; /* monotonic ms; the peer is cut until then */
+static _Atomic int64_t cut_any_until;	   /* the latest of them */
+static pthread_mutex_t cut_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cut_name[CUT_IDS][64]; /* cut_lock: the name we dial that peer by, "" unknown */
+
+static _Atomic(struct link_mgr *) cut_mgr; /* the daemon's manager (set by its threads) */
+
+int link_fault_cut(int peer, int ms)
+{
+	int64_t until = now_ms() + ms, any;
+	struct link_mgr *mgr = atomic_load(&cut_mgr);
+
+	if (peer <= 0 || peer >= CUT_IDS || ms <= 0)
+		return -EINVAL;
+	atomic_store(&cut_until[peer], until);
+	any = atomic_load(&cut_any_until);
+	while (any < until && !atomic_compare_exchange_weak(&cut_any_until, &any, until))
+		;
+	if (!mgr)
+		return 0;
+	/* From now on nothing more is queued for it (link_mgr_send: -ENOTCONN); what was
+	 * queued before is lost when its thread closes the link, as in a real cut. */
+	pthread_mutex_lock(&mgr->lock);
+	for (struct link *l = mgr->links; l; l = l->next)
+		if (l->peer_id == peer && l->up) {
+			l->up = 0;
+			link_wake(l);
+		}
+	pthread_mutex_unlock(&mgr->lock);
+	return 0;
+}
+
+/* ms left of a cut of peer, 0 if not cut. */
+static int64_t cut_left(int peer)
+{
+	int64_t d = peer > 0 && peer < CUT_IDS ? atomic_load(&cut_until[peer]) - now_ms() : 0;
+	return d > 0 ? d : 0;
+}
+
+/* A client link found its peer cut: remember the name so that its next dials wait. */
+static void cut_note_name(const struct link *l, int peer)
+{
+	if (!l->outgoing || peer <= 0 || peer >= CUT_IDS)
+		return;
+	pthread_mutex_lock(&cut_lock);
+	snprintf(cut_name[peer], sizeof(cut_name[peer]), "%s", l->name);
+	pthread_mutex_unlock(&cut_lock);
+}
+
+/* ms a client link to name must still wait before dialling (a cut), 0 if none. */
+static int64_t cut_left_name(const char *name)
+{
+	int64_t left = 0;
+
+	if (atomic_load(&cut_any_until) <= now_ms())
+		return 0;
+	pthread_mutex_lock(&cut_lock);
+	for (int i = 1; i < CUT_IDS; i++)
+		if (cut_name[i][0] && !strcmp(cut_name[i], name) && cut_left(i) > left)
+			left = cut_left(i);
+	pthread_mutex_unlock(&cut_lock);
+	return left;
 }
 
 static void drain(int efd)
@@ -137,6 +206,11 @@ static int handle_frames(struct link *l, struct buf *in, struct buf *reply, int6
 	int r;
 
 	while ((r = wire_read(in, &m)) == 1) {
+		if (l->peer_id > 0 && cut_left(l->peer_id)) { /* cut meanwhile: drop it */
+			wire_msg_free(&m);
+			snprintf(reason, cap, "link to node %d cut (fault injection)", l->peer_id);
+			return -1;
+		}
 		*last_rx = now_ms();
 		atomic_fetch_add(&l->mgr->frames_rx, 1);
 		if (!l->up) {
@@ -144,6 +218,10 @@ static int handle_frames(struct link *l, struct buf *in, struct buf *reply, int6
 			if (m.type != WIRE_HELLO) {
 				snprintf(reason, cap, "first frame was %s, not HELLO",
 					 wire_type_name(m.type));
+			} else if (cut_left(m.u.hello.node_id)) { /* before on_hello: unheard */
+				cut_note_name(l, m.u.hello.node_id);
+				snprintf(reason, cap, "link to node %u cut (fault injection)",
+					 m.u.hello.node_id);
 			} else {
 				id = ops->on_hello(ops->ctx, l, &m.u.hello, l->key_name, l->name,
 						   why, sizeof(why));
@@ -211,6 +289,9 @@ static void run(struct link *l, char *reason, size_t cap)
 	struct buf in, out, reply;
 	struct wire_msg m;
 	int64_t start = now_ms(), last_rx = start, last_hb = start;
+	/* While a fault-injection cut is on, a server link answers HELLO only after the
+	 * client's (a cut peer must not hear from us); otherwise both send it at once. */
+	int hello_sent = l->outgoing || atomic_load(&cut_any_until) <= start;
 	int r;
 
 	buf_init(&in);
@@ -219,7 +300,7 @@ static void run(struct link *l, char *reason, size_t cap)
 	buf_set_max(&in, WIRE_MAX_FRAME + 65536);
 	wire_msg_init(&m, WIRE_HELLO, 0);
 	mgr->ops.make_hello(mgr->ops.ctx, &m);
-	if (encode_count(l, &out, &m) < 0 || chan_write_all(l, &out) < 0) {
+	if (hello_sent && (encode_count(l, &out, &m) < 0 || chan_write_all(l, &out) < 0)) {
 		snprintf(reason, cap, "sending HELLO: %s", ssh_get_error(l->s));
 		goto out;
 	}
@@ -228,6 +309,11 @@ static void run(struct link *l, char *reason, size_t cap)
 
 		if (atomic_load(&mgr->stopping)) {
 			snprintf(reason, cap, "daemon stopping");
+			break;
+		}
+		if (l->peer_id > 0 && cut_left(l->peer_id)) { /* own field: no lock needed */
+			cut_note_name(l, l->peer_id);
+			snprintf(reason, cap, "link to node %d cut (fault injection)", l->peer_id);
 			break;
 		}
 		if (ssh_event_dopoll(l->ev, POLL_MS) == SSH_ERROR) {
@@ -241,12 +327,26 @@ static void run(struct link *l, char *reason, size_t cap)
 			snprintf(reason, cap, "peer closed the link");
 			break;
 		}
+		if (!hello_sent && l->up) {
+			wire_msg_init(&m, WIRE_HELLO, 0);
+			mgr->ops.make_hello(mgr->ops.ctx, &m);
+			/* out is empty here (flushed at the end of every turn): HELLO goes first */
+			if (encode_count(l, &out, &m) < 0 || chan_write_all(l, &out) < 0) {
+				snprintf(reason, cap, "sending HELLO: %s", ssh_get_error(l->s));
+				break;
+			}
+			hello_sent = 1;
+		}
 		now = now_ms();
 		pthread_mutex_lock(&l->qlock);
 		if (buf_avail(&l->outq)) {
 			struct buf t = out;
 			out = l->outq;
 			l->outq = t;
+			/* The limit is the queue's, not its storage's: without this every other
+			 * swap gave the queue no bound (flow control lost, 256 MiB buffers). */
+			buf_set_max(&l->outq, OUTQ_MAX);
+			buf_set_max(&out, BUF_MAX_SIZE);
 		}
 		pthread_mutex_unlock(&l->qlock);
 		if (buf_avail(&reply) && buf_put(&out, buf_rptr(&reply), buf_avail(&reply)) == 0)
@@ -414,6 +514,7 @@ static int server_setup(struct link *l, char *reason, size_t cap)
 void *link_server_thread(void *arg)
 {
 	struct link *l = arg;
+	atomic_store(&cut_mgr, l->mgr);
 	const struct link_ops *ops = &l->mgr->ops;
 	char reason[512] = "";
 	int peer;
@@ -506,6 +607,7 @@ static void nap(struct link *l, int ms)
 void *link_client_thread(void *arg)
 {
 	struct link *l = arg;
+	atomic_store(&cut_mgr, l->mgr);
 	struct link_mgr *mgr = l->mgr;
 	const struct link_ops *ops = &mgr->ops;
 	int backoff = mgr->cfg.reconnect_min_ms;
@@ -517,6 +619,11 @@ void *link_client_thread(void *arg)
 		int peer;
 
 		reason[0] = '\0';
+		int64_t cut = cut_left_name(l->name);
+		if (cut) { /* fault injection: the peer is cut off; dial once the cut is over */
+			nap(l, (int)(cut < 1000 ? cut : 1000));
+			continue;
+		}
 		if (!key && ssh_pki_import_privkey_file(mgr->cfg.key_path, NULL, NULL, NULL,
 							&key) != SSH_OK) {
 			snprintf(reason, sizeof(reason), "cannot read the node key");

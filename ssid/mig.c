@@ -13,6 +13,7 @@
 #include "ssid/mig.h"
 #include "migrate/deputy.h"
 #include "ssid/log.h"
+#include "ssid/mig_home.h"
 #include "ssid/mig_int.h"
 #include "ssid/ssierr.h"
 
@@ -191,6 +192,7 @@ struct proc *mig_proc_new(struct mig *m, uint32_t gpid)
 		p->deputy = -1;
 		p->st_fd = p->ctl_fd = p->in_fd = p->out_fd = p->err_fd = -1;
 		buf_init(&p->st_in);
+		buf_init(&p->held);
 		return p;
 	}
 	return NULL;
@@ -212,6 +214,7 @@ void mig_proc_drop(struct mig *m, struct proc *p)
 	close_fd(&p->out_fd);
 	close_fd(&p->err_fd);
 	buf_free(&p->st_in);
+	buf_free(&p->held);
 	if (p->wpid > 0)
 		waitpid(p->wpid, NULL, WNOHANG); /* else reaped by reap_workers() */
 	p->used = 0;
@@ -261,9 +264,41 @@ static void relay_out(struct mig *m, struct proc *p, int stream, const uint8_t *
 					.data = n ? d : NULL,
 					.len = n,
 					.eof = (uint8_t)eof};
-	int e = cluster_send(m->c, p->home, &w);
-	if (e < 0)
+	/* The link to home down (a cut: it may come back): hold it, in order, and read no
+	 * more (relay_fd) until it is out, so that a pipe loses no line. */
+	int e = buf_avail(&p->held) ? -ENOTCONN : cluster_send(m->c, p->home, &w);
+	if (e < 0 &&
+	    (buf_put_u8(&p->held, (uint8_t)stream) < 0 || buf_put_u8(&p->held, (uint8_t)eof) < 0 ||
+	     buf_put_bytes(&p->held, n ? d : (const uint8_t *)"", n) < 0))
 		log_warn("gpid %u: output to node %d lost: %s", p->gpid, p->home, ssierr_str(e));
+}
+
+/* Send the output held while the link to the home was down. 0 when none is left. */
+static int relay_flush(struct mig *m, struct proc *p)
+{
+	while (buf_avail(&p->held)) {
+		size_t off = p->held.off, n = 0;
+		const uint8_t *d = NULL;
+		uint8_t stream = 0, eof = 0;
+		struct wire_msg w;
+		if (buf_get_u8(&p->held, &stream) < 0 || buf_get_u8(&p->held, &eof) < 0 ||
+		    buf_get_bytes_ref(&p->held, &d, &n, WIRE_MAX_CHUNK) < 0) {
+			buf_reset(&p->held); /* cannot happen: we wrote it */
+			break;
+		}
+		wire_msg_init(&w, WIRE_STDIO, 0);
+		w.u.stdio = (struct wire_stdio){.gpid = p->gpid,
+						.stream = stream,
+						.data = n ? d : NULL,
+						.len = n,
+						.eof = eof};
+		if (cluster_send(m->c, p->home, &w) < 0) {
+			p->held.off = off;
+			return -EAGAIN;
+		}
+	}
+	buf_reset(&p->held);
+	return 0;
 }
 
 /* Read what fd holds now (all of it when drain). Returns 0, or 1 at EOF (fd closed). */
@@ -271,6 +306,8 @@ static int relay_fd(struct mig *m, struct proc *p, int *fd, int stream, int drai
 {
 	uint8_t d[65536];
 
+	if (relay_flush(m, p) < 0 && !drain)
+		return 0; /* home unreachable: the pipe holds the rest */
 	for (;;) {
 		ssize_t r = read(*fd, d, sizeof(d));
 		if (r < 0 && errno == EINTR)
@@ -302,10 +339,14 @@ static void maybe_finish(struct mig *m, struct proc *p)
 	struct wire_msg w;
 	wire_msg_init(&w, WIRE_EXIT, 0);
 	w.u.exit = (struct wire_exit){.gpid = p->gpid, .status = p->status};
-	int e = cluster_send(m->c, p->home, &w);
-	if (e < 0)
-		log_warn("gpid %u: exit status to node %d lost: %s", p->gpid, p->home,
-			 ssierr_str(e));
+	int e = relay_flush(m, p) < 0 ? -ENOTCONN : cluster_send(m->c, p->home, &w);
+	if (e < 0) { /* home unreachable: again from the loop until it is out */
+		if (!p->exit_held)
+			log_warn("gpid %u: exit status to node %d held: %s", p->gpid, p->home,
+				 ssierr_str(e));
+		p->exit_held = 1;
+		return;
+	}
 	log_info("gpid %u ended here (status %#x); told node %d", p->gpid, p->status, p->home);
 	mig_proc_drop(m, p);
 }
@@ -561,6 +602,16 @@ static void *loop(void *arg)
 			}
 			if (!p->resumed || p->mig)
 				continue; /* output waits for the commit */
+			/* the link to home was down: send what is held first */
+			if (buf_avail(&p->held) || p->exit_held) {
+				tmo = 200;
+				if (relay_flush(m, p) < 0)
+					continue; /* the pipes hold the rest meanwhile */
+				if (p->exit_held) {
+					maybe_finish(m, p);
+					continue;
+				}
+			}
 			if (p->out_fd >= 0) {
 				pf[n] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
 				who[n++] = 1000 + i * 3 + 1;
@@ -571,6 +622,7 @@ static void *loop(void *arg)
 			}
 		}
 		mig_proto_timers(m, &tmo);
+		mig_home_tick(m->cfg, m->c); /* home views' "same" answers warm (a child) */
 		if (mig_now_ms() - t_nodes >= 1000) {
 			t_nodes = mig_now_ms();
 			int busy = 0;

@@ -93,6 +93,11 @@ struct proc {
 	int resumed;
 	int exited, status; /* worker reported the process's end */
 	struct buf st_in;   /* partial status lines */
+	/* output read from its pipes but not handed to the link to its home (the link was
+	 * down): frames {u8 stream, u8 eof, bytes}, sent before anything more is read, and
+	 * the EXIT not sent yet (sent once held is empty) */
+	struct buf held;
+	int exit_held;
 };
 
 struct mach {
@@ -136,10 +141,14 @@ struct client {
 	struct buf in, out;
 };
 
+struct sink_writer; /* mig_stream.c: the thread that writes a sink's chunks into its pipe */
+
 struct sink {
 	uint64_t mig_id;
-	int fd; /* write end of the restore worker's image pipe, -1 free */
+	int fd; /* write end of the restore worker's image pipe, -1 free (the writer owns it) */
 	uint64_t next_seq;
+	struct sink_writer *w; /* chunks are queued to it: a link thread never blocks on a
+				* full pipe while the restore waits for that link (/gfs) */
 };
 
 struct mig {
@@ -199,6 +208,8 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev); /* an EVK_PROTO event */
 void mig_proto_timers(struct mig *m, int *tmo_ms);
 void mig_proto_nodes(struct mig *m); /* membership check, about once a second */
 enum fault_action mig_fault(const char *point, const char *role); /* crash: exits */
+/* The same with the node a `cut` at this point separates us from (0: none). */
+enum fault_action mig_fault_peer(const char *point, const char *role, int peer);
 int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, size_t errlen);
 void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line);
 void mig_proto_free(struct mig *m);

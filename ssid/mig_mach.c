@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MEMBER_IDS 512 /* node ids 1..511 */
+
 static uint64_t now_ms(void)
 {
 	return (uint64_t)cluster_mono_ms();
@@ -140,8 +142,42 @@ int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, 
 	return 0;
 }
 
-/* Membership: a node that is down makes the machines that wait on it move on
- * (NODE_DEAD), and a process of ours that ran there is lost (its deputy is told). */
+/* Membership, as the machines need it. "down" (silent for down_ms) may be a cut as well as a
+ * crash: the machines get LINK_DOWN (the source gives up a move not yet past the last chunk;
+ * nothing else changes) and LINK_UP when it is heard again (the parties in doubt ask again at
+ * once). Only a node down for another down_ms is taken for dead (NODE_DEAD; the process that
+ * ran there is reported lost to its deputy): a cut healed within that is never mistaken for
+ * a crash. Per node: 0 up, 1 down (LINK_DOWN fed), 2 dead (NODE_DEAD fed). Coordinator
+ * thread only, one mig per daemon. */
+static unsigned char node_seen[MEMBER_IDS];
+static double node_down_at[MEMBER_IDS];	    /* mig_now_ms() when first seen down */
+static int64_t node_down_since[MEMBER_IDS]; /* membership's since_ms of that down period */
+
+/* Feed ev (about node id) to every live machine that has id as a party. */
+static void feed_node(struct mig *m, int id, enum migproto_ev type)
+{
+	unsigned bit;
+
+	for (int j = 0; j < MIG_MAX_MACH; j++) {
+		struct mach *k = &m->mach[j];
+		if (!k->used || migproto_final(&k->p) || id == k->p.self ||
+		    (id != k->p.src && id != k->p.dst && id != k->p.home))
+			continue;
+		bit = 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
+		if (type == MIGPROTO_EV_NODE_DEAD) {
+			if (k->dead_fed & bit)
+				continue;
+			k->dead_fed |= bit;
+		}
+		struct migproto_event ev = {.type = type, .node = (uint16_t)id};
+		log_warn("migration %llx: node %d %s", (unsigned long long)k->p.mig_id, id,
+			 type == MIGPROTO_EV_NODE_DEAD	 ? "is dead (down for too long)"
+			 : type == MIGPROTO_EV_LINK_DOWN ? "is down"
+							 : "is up again");
+		mig_step(m, k, &ev);
+	}
+}
+
 void mig_proto_nodes(struct mig *m)
 {
 	char sock[PATH_MAX + 16], err[256];
@@ -158,23 +194,38 @@ void mig_proto_nodes(struct mig *m)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		int id = v[i].id;
-		if (strcmp(v[i].state, "down") || v[i].self)
+		if (v[i].self || id <= 0 || id >= MEMBER_IDS)
 			continue;
-		for (int j = 0; j < MIG_MAX_MACH; j++) {
-			struct mach *k = &m->mach[j];
-			if (!k->used || migproto_final(&k->p) ||
-			    (id != k->p.src && id != k->p.dst && id != k->p.home) ||
-			    (k->dead_fed & (1u << (id == k->p.src   ? 0
-						   : id == k->p.dst ? 1
-								    : 2))))
-				continue;
-			k->dead_fed |= 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
-			struct migproto_event ev = {.type = MIGPROTO_EV_NODE_DEAD,
-						    .node = (uint16_t)id};
-			log_warn("migration %llx: node %d is down", (unsigned long long)k->p.mig_id,
-				 id);
-			mig_step(m, k, &ev);
+		if (strcmp(v[i].state, "down")) {
+			if (!strcmp(v[i].state, "up") && node_seen[id]) {
+				int was = node_seen[id];
+				node_seen[id] = 0;
+				if (was == 1)
+					feed_node(m, id, MIGPROTO_EV_LINK_UP);
+			}
+			continue;
 		}
+		/* Polls stop while nothing moves: a node seen down (or dead) back then and down
+		 * again now, with the "up" in between unseen, starts a new down period. */
+		if (node_seen[id] && v[i].since_ms &&
+		    llabs(v[i].since_ms - node_down_since[id]) > 500) /* (wall vs mono jitter) */
+			node_seen[id] = 0;
+		if (!node_seen[id]) {
+			node_seen[id] = 1;
+			node_down_at[id] = mig_now_ms();
+			/* membership's own time when known: it saw the silence first */
+			if (v[i].since_ms && v[i].since_ms <= cluster_wall_ms())
+				node_down_at[id] -= (double)(cluster_wall_ms() - v[i].since_ms);
+			node_down_since[id] = v[i].since_ms;
+			feed_node(m, id, MIGPROTO_EV_LINK_DOWN);
+		}
+		if (mig_now_ms() - node_down_at[id] < (double)m->cfg->down_ms)
+			continue;
+		if (node_seen[id] != 2) {
+			node_seen[id] = 2;
+			feed_node(m, id, MIGPROTO_EV_NODE_DEAD);
+		}
+		/* every turn while it is dead: a move that was in flight may have just ended */
 		for (int j = 0; j < MIG_MAX_PROCS; j++) {
 			struct proc *p = &m->procs[j];
 			char text[160];
@@ -230,6 +281,6 @@ void mig_proto_free(struct mig *m)
 		k->used = 0;
 	}
 	for (int i = 0; i < MIG_MAX_SINKS; i++)
-		if (m->sinks[i].fd >= 0)
-			close(m->sinks[i].fd);
+		if (m->sinks[i].fd >= 0) /* its writer thread closes the pipe */
+			mig_sink_close(m, m->sinks[i].mig_id);
 }

@@ -10,12 +10,13 @@
  * source or the destination. A
  * MIG_OFFER sent by the home to the source (to = SOURCE) is the request "start moving gpid"
  * (gmigrate runs at the home). Sends to this node are posted to our own queue.
- * Engine gap: dump.h has no "leave frozen", so the source checkpoints with DUMP_KILL: from
- * the end of the image on, the only copy is the image at the destination (see
- * docs/migration-daemon.md); a decision to abort after that reports the process lost.
+ * Fault-injection points of the protocol steps (mig_fault_peer, step_point): docs/migration.md
+ * "Fault injection"; the matrix they are tested with: tests/integration/mig_matrix.sh.
  */
 #include "migrate/deputy.h"
 #include "migrate/fault.h"
+#include "ssid/admit.h"
+#include "ssid/link.h"
 #include "ssid/log.h"
 #include "ssid/mig_int.h"
 #include "ssid/ssierr.h"
@@ -44,11 +45,16 @@ struct mach *mig_mach_find(struct mig *m, uint64_t id, int role)
 }
 
 static void source_thaw(struct mig *m, struct mach *k);
+static int peer_of(const struct mach *k);
+static void step_fault(struct mach *k, const char *point);
 
 /* A fault-injection point of the daemon (migrate/fault.h; tests only): "mig.<step>" for the
- * role ("src", "dst", "home"). crash: the daemon exits at once (ssi-lab crash takes the
- * rest of the node); the caller handles fail and stall. */
-enum fault_action mig_fault(const char *point, const char *role)
+ * role ("src", "dst", "home"); peer: the node a cut at this step separates us from (0:
+ * none). crash: the daemon exits at once (ssi-lab crash takes the rest of the node); pause:
+ * holds the calling thread, then FAULT_NONE (a test crashes or cuts nodes meanwhile); cut:
+ * the links to peer are dropped for fault_ms(FAULT_CUT), then FAULT_NONE (the step goes on
+ * over a cut link); the caller handles fail and stall. */
+enum fault_action mig_fault_peer(const char *point, const char *role, int peer)
 {
 	enum fault_action a = fault_for_role(fault_hit(point), role);
 
@@ -56,9 +62,27 @@ enum fault_action mig_fault(const char *point, const char *role)
 		log_err("fault %s: crashing", point);
 		_exit(70);
 	}
-	if (a != FAULT_NONE)
-		log_warn("fault %s: %s", point, fault_action_name(a));
+	if (a == FAULT_NONE)
+		return a;
+	log_warn("fault %s: %s", point, fault_action_name(a));
+	if (a == FAULT_PAUSE) {
+		for (int left = fault_ms(a); left > 0; left -= 10)
+			usleep(10000);
+		log_warn("fault %s: pause over", point);
+		return FAULT_NONE;
+	}
+	if (a == FAULT_CUT) {
+		if (peer > 0 && link_fault_cut(peer, fault_ms(a)) == 0)
+			log_warn("fault %s: link to node %d cut for %d ms", point, peer,
+				 fault_ms(a));
+		return FAULT_NONE;
+	}
 	return a;
+}
+
+enum fault_action mig_fault(const char *point, const char *role)
+{
+	return mig_fault_peer(point, role, 0);
 }
 
 void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, const char *why)
@@ -96,7 +120,7 @@ void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line)
 		log_info("gpid %u restored as pid %d in %.0f ms%s (held until the commit)", p->gpid,
 			 pid, ms, pidns ? " in a new PID namespace" : "");
 		struct migproto_event ev = {.type = MIGPROTO_EV_RESTORED};
-		enum fault_action f = mig_fault("mig.before_ready", "dst");
+		enum fault_action f = mig_fault_peer("mig.before_ready", "dst", k->p.src);
 		if (f == FAULT_STALL) {
 			k->stalled = 1; /* never votes: the others' time-outs must decide */
 			return;
@@ -168,6 +192,7 @@ void mig_send_msg(struct mig *m, struct mach *k, const struct migproto_action *a
 							.gid = k->gid};
 		snprintf(w.u.mig_offer.comm, sizeof(w.u.mig_offer.comm), "%s", k->comm);
 		w.u.mig_offer.roles = roles;
+		w.u.mig_offer.rss_kb = admit_rss_kb((pid_t)k->pid); /* for admission (admit.h) */
 		break;
 	case MIGPROTO_ACCEPT:
 		w.u.mig_accept.mig_id = id;
@@ -374,7 +399,8 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 
 	if (k->stalled)
 		return; /* a stall fault: this side does nothing more */
-	if (a->kind == MIGPROTO_A_RESUME && mig_fault("mig.before_resume", "dst") != FAULT_NONE) {
+	if (a->kind == MIGPROTO_A_RESUME &&
+	    mig_fault_peer("mig.before_resume", "dst", k->p.src) != FAULT_NONE) {
 		k->stalled = 1;
 		return;
 	}
@@ -478,7 +504,7 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 		}
 		break;
 	case MIGPROTO_A_RECORD_COMMIT: {
-		enum fault_action f = mig_fault("mig.before_commit", "home");
+		enum fault_action f = mig_fault_peer("mig.before_commit", "home", peer_of(k));
 		if (f == FAULT_STALL) {
 			k->stalled = 1;
 			break;
@@ -508,6 +534,70 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 	}
 }
 
+/* ------------------------------------------------------------------ fault points at steps */
+
+/* The node a cut at one of k's steps separates us from: source <-> destination; the home
+ * (when it is neither) from the destination. */
+static int peer_of(const struct mach *k)
+{
+	if (k->p.role == MIGPROTO_SOURCE)
+		return k->p.dst;
+	if (k->p.role == MIGPROTO_DEST)
+		return k->p.src;
+	return k->p.dst != k->p.self ? k->p.dst : k->p.src;
+}
+
+static const char *const role_tag[] = {
+	[MIGPROTO_SOURCE] = "src", [MIGPROTO_DEST] = "dst", [MIGPROTO_HOME] = "home"};
+
+/* The fault point of a step of k (docs/migration.md "Fault points"): before action a of
+ * the step that left state `before` (a != NULL), or once the step is done (a == NULL). */
+static const char *step_point(const struct mach *k, enum migproto_state before,
+			      const struct migproto_action *a)
+{
+	enum migproto_state now = k->p.state;
+
+	if (a) {
+		if (before == MIGPROTO_H_RECORDING && a->kind == MIGPROTO_A_SEND &&
+		    a->msg == MIGPROTO_COMMIT)
+			return "mig.after_record"; /* durable, COMMIT not sent yet */
+		if (before == MIGPROTO_D_READY && a->kind == MIGPROTO_A_SEND &&
+		    a->msg == MIGPROTO_DONE)
+			return "mig.after_resume"; /* it runs, DONE not sent yet */
+		if (a->kind == MIGPROTO_A_KILL_FROZEN && k->p.role == MIGPROTO_SOURCE)
+			return "mig.before_kill"; /* COMMIT here, frozen copy still alive */
+		return NULL;
+	}
+	if (before == now)
+		return NULL;
+	switch (now) {
+	case MIGPROTO_S_NEGOTIATE:
+		return "mig.after_offer";
+	case MIGPROTO_S_DECIDING:
+		return before == MIGPROTO_S_STREAMING ? "mig.after_last" : NULL;
+	case MIGPROTO_S_MOVED:
+		return "mig.after_kill";
+	case MIGPROTO_D_RECEIVING:
+		return "mig.after_accept";
+	case MIGPROTO_D_READY:
+		return "mig.after_ready";
+	default:
+		return NULL;
+	}
+}
+
+/* Hit the step's point; a stall (or fail: no error to return here) ends this side. */
+static void step_fault(struct mach *k, const char *point)
+{
+	enum fault_action f;
+
+	if (!point || k->stalled)
+		return;
+	f = mig_fault_peer(point, role_tag[k->p.role], peer_of(k));
+	if (f == FAULT_STALL || f == FAULT_FAIL)
+		k->stalled = 1;
+}
+
 void mig_step(struct mig *m, struct mach *k, struct migproto_event *ev)
 {
 	struct migproto_action a[MIGPROTO_MAX_ACTIONS];
@@ -527,8 +617,16 @@ void mig_step(struct mig *m, struct mach *k, struct migproto_event *ev)
 		log_debug("migration %llx %s: %s -> %s on %s", (unsigned long long)k->p.mig_id,
 			  migproto_role_name(k->p.role), migproto_state_name(before),
 			  migproto_state_name(k->p.state), migproto_ev_name(ev->type));
-	for (size_t i = 0; i < n; i++)
+	const char *fired = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *pt = step_point(k, before, &a[i]);
+		if (pt && pt != fired) { /* once per step, before its first such action */
+			fired = pt;
+			step_fault(k, pt);
+		}
 		act(m, k, &a[i]);
+	}
+	step_fault(k, step_point(k, before, NULL));
 	if (k->p.role == MIGPROTO_HOME && k->p.state == MIGPROTO_H_MOVED)
 		home_finish(m, k, DB_MIG_OK, 0, NULL);
 }
@@ -590,8 +688,10 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 			mig_step(m, k, &st);
 			return;
 		}
-		if (to == MIGPROTO_DEST)
-			pe.err = p && p->home != m->self ? -EEXIST : 0;
+		if (to == MIGPROTO_DEST) /* blocked? memory? (admit.h) */
+			pe.err = p && p->home != m->self
+					 ? -EEXIST
+					 : admit_offer(m->db, m->cfg, o, &pe.reason);
 		else if (!p || p->where != o->src || (p->mig && p->mig != o->mig_id))
 			pe.err = -ESRCH;
 		mig_step(m, k, &pe);
@@ -632,7 +732,8 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev)
 	struct mach *k = mig_mach_find(m, ev->mig_id, ev->role);
 	struct migproto_event pe = {.type = (enum migproto_ev)ev->pev,
 				    .err = ev->err,
-				    .reason = ev->reason[0] ? ev->reason : NULL};
+				    .reason = ev->reason[0] ? ev->reason : NULL,
+				    .last = ev->pev == MIGPROTO_EV_PROGRESS && ev->eof};
 
 	int end = ev->pev == MIGPROTO_EV_STREAM_DONE || ev->pev == MIGPROTO_EV_STREAM_FAILED ||
 		  ev->pev == MIGPROTO_EV_FREEZE_FAILED;
@@ -679,6 +780,8 @@ void mig_proto_local(struct mig *m, struct mig_ev *ev)
 			log_warn("migration %llx: %s", (unsigned long long)k->p.mig_id, ev->reason);
 	}
 	mig_step(m, k, &pe);
+	if (pe.last && k->p.role == MIGPROTO_DEST)
+		step_fault(k, "mig.last_chunk"); /* whole image here, not voted yet */
 	if (k->thaw_pending && !k->th_started) {
 		k->thaw_pending = 0;
 		source_thaw(m, k);

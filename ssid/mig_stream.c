@@ -13,6 +13,7 @@
 #include "migrate/dump.h"
 #include "migrate/restore.h"
 #include "ssid/log.h"
+#include "ssid/mig_home.h"
 #include "ssid/mig_int.h"
 #include "ssid/ssierr.h"
 
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +72,9 @@ static pid_t fork_dumper(pid_t pid, int wfd, int resfd, int ctlfd)
 	dup2(cf, 1002);
 	close_range(3, 999, 0);
 	close_range(1003, ~0u, 0);
+	prctl(PR_SET_NAME, "ssid-ckpt"); /* in ps: not the daemon (pgrep -x ssid) */
 	memset(&r, 0, sizeof(r));
+	(void)mig_home_join(pid); /* away from home: read its paths in its own view */
 	r.rc = dump_begin(pid, 1000, &h, &r.st, r.err, sizeof(r.err));
 	close(1000); /* EOF ends the image */
 	if (write(1001, &r, sizeof(r)) != (ssize_t)sizeof(r)) {
@@ -245,6 +249,9 @@ static void *stream_thread(void *a)
 				t_first = mig_now_ms();
 				mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FROZEN, 0,
 					       NULL);
+				/* a fault here holds the stream: frozen, nothing sent yet */
+				if (mig_fault_peer("mig.after_freeze", "src", s->dst) != FAULT_NONE)
+					k->cancel = 1; /* fail/stall: the move gives up */
 			}
 			ncur += (size_t)r;
 		}
@@ -263,6 +270,14 @@ static void *stream_thread(void *a)
 			seq++;
 			off += nprev;
 			mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_PROGRESS, 0, NULL);
+			enum fault_action f = mig_fault_peer("mig.mid_stream", "src", s->dst);
+			while (f == FAULT_STALL && !k->cancel)
+				usleep(10000);
+			if (f != FAULT_NONE) {
+				e = -EIO;
+				snprintf(why, sizeof(why), "fault injected at mig.mid_stream");
+				break;
+			}
 		}
 		t = prev;
 		prev = cur;
@@ -289,7 +304,7 @@ static void *stream_thread(void *a)
 	if (!e)
 		drain_output(s);
 	if (!e && have_prev) {
-		enum fault_action f = mig_fault("mig.after_stream", "src");
+		enum fault_action f = mig_fault_peer("mig.after_stream", "src", s->dst);
 		while (f == FAULT_STALL && !s->k->cancel)
 			usleep(10000);
 		if (f != FAULT_NONE) {
@@ -385,42 +400,180 @@ void mig_stream_start(struct mig *m, struct mach *k)
 
 /* ------------------------------------------------------------------ destination: worker */
 
+/* The sink writer: one detached thread per sink writes the queued chunks into the restore
+ * worker's image pipe, so that the link thread that received them never blocks on a full
+ * pipe: the restore may first need answers that arrive on that very link (/gfs lookups of
+ * mapped files and cwd, pages of home files), and a link thread waiting for the restore
+ * would never read them (a deadlock until the link's silence time-out). So the link thread
+ * never waits here; the queue holds what the restore has not taken yet — normally little,
+ * as restoring is faster than the link, more while the restore waits on /gfs. Past
+ * SINK_HARD_CAP queued bytes the move fails (the source keeps the process) rather than the
+ * daemon growing without bound. Flow control in the protocol (credits from the destination)
+ * would bound it without failing; not written. */
+#define SINK_HARD_CAP (1024ull << 20)
+
+struct sink_chunk {
+	struct sink_chunk *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct sink_writer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sink_chunk *h, *t; /* mu */
+	size_t bytes;		  /* mu: queued */
+	int closing;		  /* mu: no more chunks; close the pipe once written */
+	int dead;		  /* mu: the pipe failed (restore gone): drop everything */
+	int refs;		  /* mu: the sink slot, the thread, link threads inside write */
+	int fd;
+};
+
+static void sw_unref(struct sink_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int last = --w->refs == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (!last)
+		return;
+	while (w->h) {
+		struct sink_chunk *c = w->h;
+		w->h = c->next;
+		free(c);
+	}
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+static void *sink_thread(void *a)
+{
+	struct sink_writer *w = a;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->h && !w->closing && !w->dead)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->h || w->dead)
+			break;
+		struct sink_chunk *c = w->h;
+		w->h = c->next;
+		if (!w->h)
+			w->t = NULL;
+		pthread_mutex_unlock(&w->mu);
+		int bad = 0;
+		for (size_t done = 0; done < c->len && !bad;) {
+			ssize_t r = write(w->fd, c->data + done, c->len - done);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				bad = 1;
+			else
+				done += (size_t)r;
+		}
+		pthread_mutex_lock(&w->mu);
+		w->bytes -= c->len;
+		w->dead |= bad;
+		free(c);
+		pthread_cond_broadcast(&w->cv);
+	}
+	w->dead = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	close(w->fd); /* EOF (or a short image) for the restore */
+	sw_unref(w);
+	return NULL;
+}
+
+/* Start the writer for fd (it takes fd). NULL if no memory or thread. */
+static struct sink_writer *sw_start(int fd)
+{
+	struct sink_writer *w = calloc(1, sizeof(*w));
+	pthread_attr_t at;
+	pthread_t th;
+
+	if (!w)
+		return NULL;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->fd = fd;
+	w->refs = 2;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	int e = pthread_create(&th, &at, sink_thread, w);
+	pthread_attr_destroy(&at);
+	if (e) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* No more chunks for w (the slot's reference goes). */
+static void sw_end(struct sink_writer *w, int drop)
+{
+	pthread_mutex_lock(&w->mu);
+	w->closing = 1;
+	if (drop)
+		w->dead = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	sw_unref(w);
+}
+
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 {
-	int fd = -1, e = 0;
+	struct sink_writer *w = NULL;
 	struct sink *k = NULL;
+	struct sink_chunk *c = malloc(sizeof(*c) + s->len);
+	int e = 0;
 
+	if (c) {
+		c->next = NULL;
+		c->len = s->len;
+		memcpy(c->data, s->data, s->len);
+	}
 	pthread_mutex_lock(&m->qlock);
 	for (int i = 0; i < MIG_MAX_SINKS; i++)
 		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == s->mig_id)
 			k = &m->sinks[i];
 	if (k && s->seq != k->next_seq)
 		e = SSI_E_CORRUPT; /* a gap: the restore can not go on */
-	else if (k)
-		fd = dup(k->fd);
+	else if (k && !c)
+		e = -ENOMEM;
 	if (k) {
+		w = k->w;
+		pthread_mutex_lock(&w->mu);
+		w->refs++;
+		if (!e && w->dead)
+			e = -EPIPE;
+		if (!e && w->bytes + c->len > SINK_HARD_CAP)
+			e = -ENOBUFS; /* the restore is stuck: give up rather than grow */
+		if (!e) {
+			if (w->t)
+				w->t->next = c;
+			else
+				w->h = c;
+			w->t = c;
+			w->bytes += c->len;
+			c = NULL;
+			pthread_cond_broadcast(&w->cv);
+		}
+		pthread_mutex_unlock(&w->mu);
 		k->next_seq++;
 		if (s->last || e) {
-			close(k->fd);
+			sw_end(w, e != 0);
 			k->fd = -1;
+			k->w = NULL;
 		}
 	}
 	pthread_mutex_unlock(&m->qlock);
+	free(c);
 	if (!k)
 		return -ENOENT;
-	if (fd < 0)
-		return e ? e : -errno;
-	for (size_t done = 0; done < s->len;) {
-		ssize_t w = write(fd, s->data + done, s->len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			e = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	close(fd);
+	sw_unref(w);
 	return e;
 }
 
@@ -429,13 +582,15 @@ void mig_sink_close(struct mig *m, uint64_t id)
 	pthread_mutex_lock(&m->qlock);
 	for (int i = 0; i < MIG_MAX_SINKS; i++)
 		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == id) {
-			close(m->sinks[i].fd);
+			sw_end(m->sinks[i].w, 1);
 			m->sinks[i].fd = -1;
+			m->sinks[i].w = NULL;
 		}
 	pthread_mutex_unlock(&m->qlock);
 }
 
-__attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
+__attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
+						  const struct mig_home *hm)
 {
 	char err[1024];
 	struct restore_stats rs;
@@ -445,8 +600,13 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl)
 	int st, fd;
 	char c = 0;
 
+	prctl(PR_SET_NAME, "ssid-restore"); /* in ps: not the daemon (pgrep -x ssid) */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (mig_home_enter(hm, err, sizeof(err)) < 0) { /* away: files through home's view */
+		dprintf(stw, "F home namespace: %s\n", err);
+		_exit(1);
+	}
 	if (restore_stopped(img, &h, &pid, &rs, err, sizeof(err)) < 0) {
 		for (char *q = err; *q; q++)
 			if (*q == '\n')
@@ -511,6 +671,8 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 		return -errno; /* leaks a few fds on this rare path */
 	if (image_fd < 0)
 		set_pipe_size(img[1]);
+	struct mig_home hm;
+	mig_home_prepare(&hm, m->cfg, m->c, p->home);
 	w = fork();
 	if (w < 0)
 		return -errno;
@@ -525,7 +687,7 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 		dup2(c, 1002);
 		close_range(3, 999, 0);
 		close_range(1003, ~0u, 0);
-		worker_main(1000, 1001, 1002);
+		worker_main(1000, 1001, 1002, &hm);
 	}
 	close(in[0]);
 	close(out[1]);
@@ -546,15 +708,20 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 	fcntl(p->st_fd, F_SETFL, O_NONBLOCK);
 	if (image_fd >= 0)
 		return 0; /* the worker has its own copy of image_fd */
+	struct sink_writer *sw = sw_start(img[1]);
+	if (!sw) {
+		close(img[1]);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&m->qlock);
 	int i = 0;
 	for (; i < MIG_MAX_SINKS && m->sinks[i].fd >= 0; i++)
 		;
 	if (i < MIG_MAX_SINKS)
-		m->sinks[i] = (struct sink){.mig_id = id, .fd = img[1], .next_seq = 0};
+		m->sinks[i] = (struct sink){.mig_id = id, .fd = img[1], .next_seq = 0, .w = sw};
 	pthread_mutex_unlock(&m->qlock);
 	if (i == MIG_MAX_SINKS) {
-		close(img[1]);
+		sw_end(sw, 1);
 		return -EBUSY;
 	}
 	return 0;

@@ -87,6 +87,9 @@ enum wire_type {
 	WIRE_EXIT = 51,
 };
 
+/* Flags in a load entry. */
+#define WIRE_NODE_F_BLOCKED 1u /* its administrator blocks incoming processes */
+
 /* Node states in a load entry. */
 enum wire_node_state {
 	WIRE_NODE_UP = 1,
@@ -165,6 +168,7 @@ struct wire_load_entry {
 	uint32_t cpus;		      /* opt */
 	uint32_t speed;		      /* opt */
 	uint8_t state;		      /* opt: enum wire_node_state */
+	uint8_t flags;		      /* opt (tag 0x8001, old peers skip it): WIRE_NODE_F_* */
 };
 
 struct wire_load_window {
@@ -228,7 +232,9 @@ struct wire_mig_offer {
 	uint64_t image_bytes;	      /* opt: estimate */
 	uint32_t image_version;	      /* opt */
 	uint32_t flags;		      /* opt */
-	uint8_t roles; /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	uint64_t rss_kb; /* opt (tag 0x8001, old peers skip it): resident memory at the source,
+			  * kB (admission, admit.h); 0 = unknown */
 };
 
 struct wire_mig_accept {

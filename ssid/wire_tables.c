@@ -83,11 +83,20 @@ static const struct rec error_r = REC(T, error_f);
 
 #define T struct wire_load_entry
 static const struct field load_entry_f[] = {
-	F(T, node_id, 1, REQ), F(T, name, 2, REQ),	   F(T, addr, 3, OPT),
-	F(T, age_ms, 4, REQ),  F(T, load, 5, REQ),	   F(T, runq, 6, OPT),
-	F(T, cpu_use, 7, OPT), F(T, mem_total_kb, 8, OPT), F(T, mem_free_kb, 9, OPT),
-	F(T, psi, 10, OPT),    F(T, cpus, 11, OPT),	   F(T, speed, 12, OPT),
+	F(T, node_id, 1, REQ),
+	F(T, name, 2, REQ),
+	F(T, addr, 3, OPT),
+	F(T, age_ms, 4, REQ),
+	F(T, load, 5, REQ),
+	F(T, runq, 6, OPT),
+	F(T, cpu_use, 7, OPT),
+	F(T, mem_total_kb, 8, OPT),
+	F(T, mem_free_kb, 9, OPT),
+	F(T, psi, 10, OPT),
+	F(T, cpus, 11, OPT),
+	F(T, speed, 12, OPT),
 	F(T, state, 13, OPT),
+	F(T, flags, WIRE_TAG_OPTIONAL + 1, OPT), /* optional to understand: old peers skip it */
 };
 static const struct rec load_entry_r = REC(T, load_entry_f);
 #undef T
@@ -170,12 +179,19 @@ static const struct rec signal_reply_r = REC(T, signal_reply_f);
 
 #define T struct wire_mig_offer
 static const struct field mig_offer_f[] = {
-	F(T, mig_id, 1, REQ),	   F(T, gpid, 2, REQ),
-	F(T, src, 3, REQ),	   F(T, dst, 4, REQ),
-	F(T, home, 5, REQ),	   F(T, uid, 6, REQ),
-	F(T, gid, 7, REQ),	   F(T, comm, 8, OPT),
-	F(T, image_bytes, 9, OPT), F(T, image_version, 10, OPT),
-	F(T, flags, 11, OPT),	   F(T, roles, 12, OPT),
+	F(T, mig_id, 1, REQ),
+	F(T, gpid, 2, REQ),
+	F(T, src, 3, REQ),
+	F(T, dst, 4, REQ),
+	F(T, home, 5, REQ),
+	F(T, uid, 6, REQ),
+	F(T, gid, 7, REQ),
+	F(T, comm, 8, OPT),
+	F(T, image_bytes, 9, OPT),
+	F(T, image_version, 10, OPT),
+	F(T, flags, 11, OPT),
+	F(T, roles, 12, OPT),
+	F(T, rss_kb, WIRE_TAG_OPTIONAL + 1, OPT), /* optional to understand: old peers skip it */
 };
 static const struct rec mig_offer_r = REC(T, mig_offer_f);
 #undef T

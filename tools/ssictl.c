@@ -1,6 +1,6 @@
 /*
- * ssictl - control the local ssid: status, nodes, events, migration history; make the node
- * key; trust a peer.
+ * ssictl - control the local ssid: status, nodes, events, migration history, block/unblock
+ * incoming processes; make the node key; trust a peer.
  * checkpoint, restore and image are dispatched to tools/lib/ctl_cr.c.
  *
  * status/nodes/events ask the daemon over run_dir/ssid.sock (client.h); keygen and trust
@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"  keygen [--force]        make the ed25519 node key named in the config (and "
 		".pub)\n"
 		"  trust NAME PUBKEYFILE   let node NAME log in and pin its host key\n"
+		"  block | unblock         refuse / accept again processes moving to this node\n"
+		"                          (kept across restarts; gossiped: grun --best skips a\n"
+		"                          blocked node; processes coming home are accepted)\n"
 		"  history [--json] [-n N] [GPID]  the last N (default 50) migrations this node\n"
 		"                          coordinated (as home): gpid, from, to, start, freeze/\n"
 		"                          transfer/restore ms, bytes, outcome, error (reads the\n"
@@ -134,28 +137,30 @@ static int cmd_nodes(int argc, char **argv)
 			       "\"cpu_use\": %.3f, \"psi_cpu\": %.2f, \"cpus\": %u, \"speed\": "
 			       "%.3f, "
 			       "\"mem_total_kb\": %llu, \"mem_free_kb\": %llu, \"age_ms\": %lld, "
-			       "\"state_since_ms\": %lld, \"kernel\": ",
+			       "\"state_since_ms\": %lld, \"blocked\": %s, \"kernel\": ",
 			       v[i].state, v[i].self ? "true" : "false", v[i].load, v[i].runq,
 			       v[i].cpu_use, v[i].psi_cpu, v[i].cpus, v[i].speed,
 			       (unsigned long long)v[i].mem_total_kb,
 			       (unsigned long long)v[i].mem_free_kb, (long long)v[i].age_ms,
-			       (long long)v[i].since_ms);
+			       (long long)v[i].since_ms, v[i].blocked ? "true" : "false");
 			json_str(v[i].kernel);
 			printf("}");
 		}
 		printf("%s]\n", n ? "\n" : "");
 	} else {
-		printf("%-4s %-12s %-21s %-8s %6s %5s %4s %10s %10s %6s\n", "ID", "NAME", "ADDRESS",
-		       "STATE", "LOAD", "RUNQ", "CPUS", "MEM_MB", "FREE_MB", "AGE");
+		printf("%-4s %-12s %-21s %-8s %6s %5s %4s %10s %10s %6s %s\n", "ID", "NAME",
+		       "ADDRESS", "STATE", "LOAD", "RUNQ", "CPUS", "MEM_MB", "FREE_MB", "AGE",
+		       "POLICY");
 		for (size_t i = 0; i < n; i++) {
 			char age[32];
 
-			printf("%-4d %-12s %-21s %-8s %6.2f %5.1f %4u %10llu %10llu %6s\n", v[i].id,
-			       v[i].name, v[i].addr[0] ? v[i].addr : "-",
+			printf("%-4d %-12s %-21s %-8s %6.2f %5.1f %4u %10llu %10llu %6s %s\n",
+			       v[i].id, v[i].name, v[i].addr[0] ? v[i].addr : "-",
 			       v[i].self ? "self" : v[i].state, v[i].load, v[i].runq, v[i].cpus,
 			       (unsigned long long)v[i].mem_total_kb / 1024,
 			       (unsigned long long)v[i].mem_free_kb / 1024,
-			       fmt_age(v[i].age_ms, age, sizeof(age)));
+			       fmt_age(v[i].age_ms, age, sizeof(age)),
+			       v[i].blocked ? "blocked" : "-");
 		}
 	}
 	free(v);
@@ -191,13 +196,14 @@ static int cmd_status(int argc, char **argv)
 		       "\"gossip_bytes\": %llu, \"load\": %.3f, \"load_local\": %.3f, \"runq\": "
 		       "%.2f, "
 		       "\"cpu_use\": %.3f, \"psi_cpu\": %.2f, \"cpus\": %u, \"speed\": %.3f, "
-		       "\"mem_total_kb\": %llu, \"mem_free_kb\": %llu, \"db\": ",
+		       "\"mem_total_kb\": %llu, \"mem_free_kb\": %llu, \"blocked\": %s, \"db\": ",
 		       (long long)s.uptime_ms, s.links, s.links_up, s.peers_up, s.peers_known,
 		       (unsigned long long)s.frames_tx, (unsigned long long)s.frames_rx,
 		       (unsigned long long)s.bytes_tx, (unsigned long long)s.bytes_rx,
 		       (unsigned long long)s.gossip_msgs, (unsigned long long)s.gossip_bytes,
 		       s.load_export, s.load_local, s.runq, s.cpu_use, s.psi_cpu, s.cpus, s.speed,
-		       (unsigned long long)s.mem_total_kb, (unsigned long long)s.mem_free_kb);
+		       (unsigned long long)s.mem_total_kb, (unsigned long long)s.mem_free_kb,
+		       s.blocked ? "true" : "false");
 		json_str(s.db_path);
 		printf("}\n");
 		return 0;
@@ -217,7 +223,33 @@ static int cmd_status(int argc, char **argv)
 	       (unsigned long long)s.frames_rx, (unsigned long long)s.bytes_rx);
 	printf("gossip    %llu load frames / %llu bytes sent\n", (unsigned long long)s.gossip_msgs,
 	       (unsigned long long)s.gossip_bytes);
+	printf("policy    %s\n", s.blocked ? "incoming processes blocked (ssictl unblock)"
+					   : "incoming processes accepted");
 	printf("database  %s\n", s.db_path);
+	return 0;
+}
+
+/* block / unblock: the daemon stores the order, gossips it and refuses offers meanwhile. */
+static int cmd_block(int argc, char **argv)
+{
+	int on = !strcmp(argv[0], "block"), r;
+	struct client *cl;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: ssictl %s\n", argv[0]);
+		return 2;
+	}
+	if (!(cl = connect_daemon()))
+		return 1;
+	r = client_block(cl, on);
+	client_close(cl);
+	if (r < 0) {
+		fprintf(stderr, "ssictl %s: %s%s\n", argv[0], ssierr_str(r),
+			r == -EPERM ? " (root only)" : "");
+		return 1;
+	}
+	printf("%s\n", on ? "incoming processes blocked (ssictl unblock to accept them again)"
+			  : "incoming processes accepted");
 	return 0;
 }
 
@@ -467,6 +499,7 @@ int main(int argc, char **argv)
 		{"status", cmd_status},	  {"nodes", cmd_nodes},	  {"events", cmd_events},
 		{"keygen", cmd_keygen},	  {"trust", cmd_trust},	  {"checkpoint", ctl_cr_main},
 		{"restore", ctl_cr_main}, {"image", ctl_cr_main}, {"history", cmd_history},
+		{"block", cmd_block},	  {"unblock", cmd_block},
 	};
 	int i = 1;
 

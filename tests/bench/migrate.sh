@@ -6,7 +6,11 @@
 # over the total, and that figure as a share of the raw SSH channel node1 -> node2 measured
 # in the same run (tests/tools/sshbench, one libssh channel, the same as ssh_channel.sh).
 # After each move the moved process checks every page (SIGUSR1 through gkill: "ok").
-# SIZES (default "1 64 512") and REPS (default 2) tune it. Needs root (ssi-lab).
+# Then the CPU per MiB of image of each node (its cgroup), split into the daemon's threads,
+# the checkpoint child and the restore worker, next to the raw channel's own CPU per MiB:
+# the figure that does not move with the load of a shared machine.
+# SIZES (default "1 64 512") and REPS (default 2) tune it; PERF_OUT=FILE records a system-wide
+# perf profile of each move into FILE.SIZE.RUN (perf record -a -g). Needs root (ssi-lab).
 set -u -o pipefail
 top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${SSI_BIN:-$top/bin}
@@ -42,17 +46,53 @@ mib=256
 for s in $sizes; do [ "$s" -gt $mib ] && mib=$s; done
 port=$((30000 + $$ % 20000))
 declare -A raw
-X 2 "$bench" serve 127.0.1.2 "$port" 2 >/dev/null &
+declare -A rawcpu
+X 2 "$bench" serve 127.0.1.2 "$port" 2 >"$work/serve.out" &
 sleep 0.5
 for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
 	r=$(X 1 "$bench" send 127.0.1.2 "$port" "$c" "$mib") || { echo "sshbench with $c failed"; exit 1; }
 	raw[$c]=${r%% *}
+	rawcpu[$c]=${r##* }
 done
 wait
+rawrecv=$(awk '$1 == "recv" { print $3; exit }' "$work/serve.out") # the aes128-gcm session
+
+# CPU of each node during a move: its cgroup (ssi-lab puts every process of a node there), and
+# inside it the daemon's own threads (link, stream, sink) apart from its children (the
+# checkpoint child on the source once reaped, the restore worker on the destination).
+cg2=/sys/fs/cgroup
+[ -f $cg2/cgroup.controllers ] || cg2=/sys/fs/cgroup/unified
+cgn=$cg2/$SSI_LAB_NAME
+cg_us() { awk '$1 == "usage_usec" { print $2 }' "$cgn/node$1/cpu.stat" 2>/dev/null || echo 0; }
+node_ssid() { # host pid of node N's daemon
+	local p
+	for p in $(cat "$cgn/node$1/cgroup.procs" 2>/dev/null); do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = ssid ] || continue
+		[ "$(cat /proc/"$(awk '{ print $4 }' /proc/"$p"/stat)"/comm 2>/dev/null)" = ssid ] && continue
+		echo "$p"
+		return
+	done
+}
+# "self children" CPU ticks of pid $1: its own threads (dead ones included), and its reaped
+# children plus its live ssid children (workers, checkpoint children)
+ticks() {
+	local self kids c
+	read -r self kids < <(awk '{ print $14 + $15, $16 + $17 }' /proc/"$1"/stat 2>/dev/null)
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = ssid ] &&
+			kids=$((kids + $(awk '{ print $14 + $15 + $16 + $17 }' /proc/"$c"/stat)))
+	done
+	echo "${self:-0} ${kids:-0}"
+}
+cpu_snap() { echo "$(cg_us 1) $(cg_us 2) $(ticks "$s1") $(ticks "$s2")"; }
+s1=$(node_ssid 1)
+s2=$(node_ssid 2)
 
 echo "== migration node1 -> node2 of dirtymem (grun), $reps run(s) per size"
 echo "raw libssh channel node1 -> node2, $mib MiB: aes128-gcm ${raw[aes128-gcm@openssh.com]} MiB/s," \
 	"chacha20-poly1305 ${raw[chacha20-poly1305@openssh.com]} MiB/s"
+echo "raw channel CPU per MiB (aes128-gcm): send ${rawcpu[aes128-gcm@openssh.com]} ms," \
+	"receive ${rawrecv:-?} ms"
 printf "%-8s %9s %9s %9s %9s %9s %9s %8s %6s\n" "dirty" "image MiB" "total ms" "freeze ms" \
 	"xfer ms" "restore" "MiB/s" "of raw" "check"
 best=${raw[aes128-gcm@openssh.com]}
@@ -64,7 +104,17 @@ for s in $sizes; do
 		for _ in $(seq 600); do grep -q ready "$out" 2>/dev/null && break; sleep 0.1; done
 		gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/d$s.$r.err")
 		[ -n "$gpid" ] && grep -q ready "$out" || { echo "dirtymem $s did not start"; exit 1; }
-		j=$(X 1 gmigrate --json "$gpid" node2)
+		c0=$(cpu_snap)
+		if [ -n "${PERF_OUT:-}" ]; then # profile the move: perf record -a around gmigrate
+			perf record -q -a -g -o "$PERF_OUT.$s.$r" -- \
+				timeout 120 bash "$lab" exec 1 -- gmigrate --json "$gpid" node2 \
+				>"$work/j" 2>/dev/null
+			j=$(cat "$work/j")
+		else
+			j=$(X 1 gmigrate --json "$gpid" node2)
+		fi
+		sleep 0.5 # the source's frozen copy killed, its checkpoint child reaped
+		c1=$(cpu_snap)
 		X 1 gkill -USR1 "$gpid" >/dev/null 2>&1
 		chk=none
 		for _ in $(seq 100); do
@@ -75,8 +125,8 @@ for s in $sizes; do
 		X 1 gkill -KILL "$gpid" >/dev/null 2>&1
 		wait "$dep" 2>/dev/null
 		dep=""
-		python3 - "$j" "$s" "$best" "$chk" <<'PY'
-import json, sys
+		python3 - "$j" "$s" "$best" "$chk" "$c0" "$c1" "$work/cpu" <<'PY'
+import json, os, sys
 j, size, raw, chk = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
 if j.get("outcome") != "moved":
     print("%-8s move failed: %s" % (size + " MiB", j.get("error")))
@@ -85,9 +135,26 @@ mb = j["bytes"] / 1048576.0
 rate = mb / (j["total_ms"] / 1000.0) if j["total_ms"] > 0 else 0
 print("%-8s %9.1f %9d %9d %9d %9d %9.0f %7.0f%% %6s" % (size + " MiB", mb, j["total_ms"],
       j["freeze_ms"], j["transfer_ms"], j["restore_ms"], rate, 100 * rate / raw, chk))
+a, b = [list(map(int, x.split())) for x in sys.argv[5:7]]
+d = [y - x for x, y in zip(a, b)]
+tick = 1000.0 / os.sysconf("SC_CLK_TCK")
+src, dst = d[0] / 1000.0 / mb, d[1] / 1000.0 / mb
+# 10 ms ticks say nothing about a few MiB: the split is shown from 32 MiB up
+sp = lambda t: "%8.2f" % (t * tick / mb) if mb >= 32 else "%8s" % "-"
+with open(sys.argv[7], "a") as f:
+    f.write("%-8s %8.2f %s %s %8.2f %s %s %9.0f\n" % (size + " MiB", src, sp(d[2]), sp(d[3]),
+            dst, sp(d[4]), sp(d[5]), 2000.0 / (src + dst)))
 PY
 	done
 done
 echo "(total: gmigrate's request to the destination's DONE at home; freeze: stopped at node1"
 echo " -> resumed at node2; xfer: first -> last image chunk at node2; restore overlaps xfer;"
 echo " MiB/s = image / total; of raw = against aes128-gcm; check = every page verified after)"
+echo
+echo "== CPU per MiB of image, ms (node cgroups; ssid = the daemon's threads: link, stream, sink)"
+printf "%-8s %8s %8s %8s %8s %8s %8s %9s\n" "dirty" "src all" "ssid" "ckpt" "dst all" "ssid" \
+	"restore" "2-core MiB/s"
+cat "$work/cpu" 2>/dev/null
+echo "(src/dst all: every process of the node, tick-free; ssid, ckpt (checkpoint child), restore"
+echo " (worker): 10 ms ticks; 2-core MiB/s = 2000 / (src all + dst all), the rate if both cores"
+echo " did nothing else and the stages overlapped perfectly; the raw channel needs send+receive)"

@@ -94,7 +94,8 @@ one,after-heal, | one,two,after-heal,) ok "node1's file after heal: $w (the fail
 esac
 
 # A client that dies with files open on another node: that node's ssid closes them.
-held() { n1 sh -c 'ls -l /proc/$(pidof ssid)/fd 2>/dev/null' | grep -c '/home/held$'; }
+# the daemon is the oldest ssid: its forks (restore workers, the /usr cache walker) come later
+held() { n1 sh -c 'ls -l /proc/$(pgrep -o -x ssid)/fd 2>/dev/null' | grep -c '/home/held$'; }
 n1 sh -c 'echo held >/home/held'
 n2 sh -c 'sleep 60 </gfs/node1/home/held >/dev/null 2>&1 & echo $! >/tmp/sleep.pid'
 held_is() { [ "$(held)" = "$1" ]; }

@@ -4,7 +4,8 @@
 # read, files created land on node1 only), /usr is node2's own (a bind of the local /usr, the
 # /lib /bin ... symlinks resolve into it), a listed directory that differs (/tmp) comes from
 # node1, /proc is node2's, the cwd is honoured, ssiuser cannot read node1's root-only file,
-# the exit status passes through, an unknown home fails (125).
+# the exit status passes through, remembered answers (--cache) are used, an unknown home fails
+# (125).
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
 . "$(dirname "$0")/lib.bash"
@@ -68,6 +69,23 @@ check "death by signal passes as 128+15" test $? = 143
 tout=$(hr -v --local-dirs "/usr /tmp" -- cat /tmp/t1 2>&1)
 check "a differing listed dir (/tmp) comes from home: $tout" grep -q "local: /usr; home: /tmp;" <<<"$tout"
 check "... and shows node1's /tmp/t1" grep -qx tmp1 <<<"$tout"
+
+# The answers remembered (homens_cache): the second run reads them, and takes far less time.
+c1=$(hr -v --cache /run/ssid/test-homens.cache -- true 2>&1)
+c2=$(hr -v --cache /run/ssid/test-homens.cache -- true 2>&1)
+check "with --cache the first run walks (${c1##*;})" grep -q "cached 0/5" <<<"$c1"
+check "... the second reads the file (${c2##*;})" grep -q "cached 5/5" <<<"$c2"
+check "... and decides the same" test "${c1%%; cached*}" = "${c2%%; cached*}"
+n2 rm -f /run/ssid/test-homens.cache
+# --cache-only (what ssid's restore worker does): nothing remembered = home's copy, no walk.
+c3=$(hr -v --cache /run/ssid/test-homens.cache --cache-only -- true 2>&1)
+check "--cache-only with nothing remembered takes /usr from home (${c3#*; })" \
+	grep -q "local:; home: /usr /lib /lib64 /bin /sbin; link:; cached 0/5" <<<"$c3"
+hr --cache /run/ssid/test-homens.cache -- true
+c4=$(hr -v --cache /run/ssid/test-homens.cache --cache-only -- true 2>&1)
+check "... and the remembered answers once there are (${c4#*; })" \
+	grep -q "local: /usr; home:; link: /lib /lib64 /bin /sbin; cached 5/5" <<<"$c4"
+n2 rm -f /run/ssid/test-homens.cache
 
 n2 "$H" --home nosuch -- true 2>/dev/null
 check "an unknown home node fails with 125" test $? = 125

@@ -29,7 +29,8 @@ mkdir -p "$mnt"
 chmod 755 "$tmp"
 sleep_pid= fs_pid=
 cleanup() {
-	[ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null
+	[ -n "${tog:-}" ] && kill "$tog" 2>/dev/null
+	[ -n "$sleep_pid" ] && kill -CONT "$sleep_pid" 2>/dev/null && kill "$sleep_pid" 2>/dev/null
 	fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
 	if [ -n "$fs_pid" ]; then
 		for i in $(seq 20); do kill -0 "$fs_pid" 2>/dev/null || break; sleep 0.1; done
@@ -110,6 +111,57 @@ echo "ok: own local pid and self resolve, hidden from readdir"
 setpriv --reuid=65534 --regid=65534 --clear-groups cat "$mnt/$gpid/stat" >/dev/null ||
 	fail "user nobody cannot read $mnt/$gpid/stat"
 echo "ok: readable by another user"
+
+# Per-process files are kept in the kernel's page cache, one inode per content: a change
+# must still show (stopped: T; continued: S), in the files and in ps, as soon as a snapshot
+# has it: within 2 s (a snapshot is at most 0.5 s old, plus the time a refresh takes on a
+# loaded machine; kernel caches that hid changes would hold them for their 10 s time-outs).
+state_is() { # want: ps's STAT, /proc stat's state and status's State all show it
+	local a b c
+	a=$(unshare -m sh -c 'mount --bind "$1" /proc && ps -o stat= -p "$2"' _ "$mnt" "$gpid")
+	b=$(cut -d' ' -f3 "$mnt/$gpid/stat")
+	c=$(grep '^State:' "$mnt/$gpid/status" | cut -f2 | cut -c1)
+	[ "$a" = "$1" ] && [ "$b" = "$1" ] && [ "$c" = "$1" ]
+}
+wait_state() { # prints when (ms after the signal) the check that saw it began
+	local start t
+	start=$(date +%s%N)
+	while t=$(($(date +%s%N) - start)) && [ $t -lt 2000000000 ]; do
+		state_is "$1" && { echo $((t / 1000000)); return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+state_is S || fail "sleep not in state S before the stop"
+kill -STOP "$sleep_pid"
+ms=$(wait_state T) || fail "state T not shown within 2 s of SIGSTOP (stat: $(cat "$mnt/$gpid/stat"))"
+kill -CONT "$sleep_pid"
+ms2=$(wait_state S) || fail "state S not shown within 2 s of SIGCONT (stat: $(cat "$mnt/$gpid/stat"))"
+echo "ok: state change shown after $ms ms (stop) and $ms2 ms (cont)"
+# While the content keeps changing, every read is whole: one version's size never meets
+# another version's content, and no open fails (an outdated inode is looked up again).
+(for _ in $(seq 60); do
+	kill -STOP "$sleep_pid"
+	sleep 0.02
+	kill -CONT "$sleep_pid"
+	sleep 0.02
+done) &
+tog=$!
+reads=0 bad='' last_re='^SigCgt:	[0-9a-f]{16}$'
+while kill -0 "$tog" 2>/dev/null; do
+	s=$(cat "$mnt/$gpid/stat") || { bad="cat stat failed"; break; }
+	[[ $s =~ ^$gpid\ \(sleep\)\ [ST]\ .*\ 0$ ]] && [ "$(wc -w <<<"$s")" = 52 ] ||
+		{ bad="stat read as '$s'"; break; }
+	st=$(cat "$mnt/$gpid/status") || { bad="cat status failed"; break; }
+	[ "$(head -1 <<<"$st")" = "Name:	sleep" ] && [[ $(tail -1 <<<"$st") =~ $last_re ]] ||
+		{ bad="status read as '$st'"; break; }
+	reads=$((reads + 1))
+done
+wait "$tog"
+tog=
+[ -z "$bad" ] || fail "$bad"
+kill -CONT "$sleep_pid"
+echo "ok: $reads whole reads of stat and status while the state changed"
 
 # A process that exits disappears within 1 s (dentry cached by a stat just before).
 stat "$mnt/$gpid" >/dev/null || fail "stat $gpid"

@@ -2,14 +2,15 @@
 # mig_faults.sh - issue 6, failures during a move on a 3-node lab, with the daemon's fault
 # points (SSI_FAULT, migrate/fault.h) and ssi-lab crash. One process started with grun on
 # node1 prints into a pipe while these moves are tried:
-#   1 -> 2 fails after the whole image was sent (mig.after_stream on node1: the engine had
-#          killed the source copy): node1 restores it from its kept image;
+#   1 -> 2 fails before the last image chunk is sent (mig.after_stream on node1): the source
+#          releases its frozen process, which runs on;
 #   1 -> 2 fails at node2 before READY (mig.before_ready): same;
 #   1 -> 2 fails at the home's durable commit record (mig.before_commit): same;
 #   1 -> 2 succeeds;
-#   2 -> 3 stalls at node3 before READY and node3 crashes: the home aborts when node3 is
-#          down and node2 restores it from its kept image;
+#   2 -> 3 stalls at node3 before READY and node3 crashes: the home aborts once node3 is
+#          dead (down for 2 x down_ms) and node2 releases the frozen process;
 #   2 -> home succeeds.
+# The whole matrix (every step x cut / crash source / crash destination) is mig_matrix.sh.
 # Every failure is reported to gmigrate and in `ssictl history`; the process runs on one
 # node at a time; output identical to an unmigrated run; exit status 7 arrives at grun.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).

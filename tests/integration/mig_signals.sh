@@ -101,16 +101,16 @@ if start file 60 ">$work/file.out"; then
 fi
 
 # 5 (before 4, which takes the terminal). A move that fails after the whole image was sent
-#    (node2 cannot open a file of node1's private /tmp): the checkpoint ended the process, so
+#    (node2 cannot open a file of node1's private /run/ssid; /run is local in a home view): the checkpoint ended the process, so
 #    node1 restores it from its kept copy of the image; output still identical, exit 7.
 "$ticker" 40 0 >"$work/ref40.txt"
-( X 1 bash -c "echo x >/tmp/only-on-node1; GRUN_VERBOSE=1 grun bash -c \
-	'exec 3</tmp/only-on-node1; exec $ticker 40 100' 2>$work/late.err >$work/late.out"; \
+( X 1 bash -c "echo x >/run/ssid/only-on-node1; GRUN_VERBOSE=1 grun bash -c \
+	'exec 3</run/ssid/only-on-node1; exec $ticker 40 100' 2>$work/late.err >$work/late.out"; \
 	echo $? >"$work/late.rc" ) &
 for _ in $(seq 50); do grep -q 'gpid' "$work/late.err" 2>/dev/null && break; sleep 0.1; done
 gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/late.err")
 j=$(X 1 gmigrate --json "$gpid" node2 2>/dev/null)
-[[ $j == *'"outcome": "failed"'*'cannot open /tmp/only-on-node1'* ]] &&
+[[ $j == *'"outcome": "failed"'*'cannot open /run/ssid/only-on-node1'* ]] &&
 	ok "a move failing at the destination's restore is reported: $j" || bad "late failure: $j"
 X 1 pgrep -x mig_ticker >/dev/null && ok "the process runs on node1 again (restored from the kept image)" ||
 	bad "the process is not on node1 after the failed move"

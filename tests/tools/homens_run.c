@@ -1,6 +1,7 @@
 /*
  * homens_run - run a command in the mount namespace of a process away from home (homens.h):
- *   homens_run --home NODE [--cwd DIR] [--gfs DIR] [--local-dirs "LIST"] [-v] -- CMD [ARG...]
+ *   homens_run --home NODE [--cwd DIR] [--gfs DIR] [--local-dirs "LIST"] [--cache FILE
+ *              [--cache-only]] [-v] -- CMD [ARG...]
  *   homens_run --fingerprint DIR [--dpkg FILE]     (print the "same on both nodes" fingerprint)
  * Forks; the child calls homens_enter and execs CMD (ssid's restore worker does the same with
  * a restored process instead of exec); the parent waits and exits with CMD's status (128+sig
@@ -20,9 +21,10 @@
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: homens_run --home NODE [--cwd DIR] [--gfs DIR] [--local-dirs LIST] "
-		"[-v] -- CMD [ARG...]\n       homens_run --fingerprint DIR [--dpkg FILE]\n");
+	fprintf(stderr, "usage: homens_run --home NODE [--cwd DIR] [--gfs DIR] [--local-dirs LIST] "
+			"[--cache FILE [--cache-only]] [-v] -- CMD [ARG...]\n       homens_run "
+			"--fingerprint DIR "
+			"[--dpkg FILE]\n");
 	return 2;
 }
 
@@ -49,6 +51,10 @@ int main(int argc, char **argv)
 			s.gfs = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--local-dirs")) {
 			s.local_dirs = argv[++i];
+		} else if (i + 1 < argc && !strcmp(a, "--cache")) {
+			s.cache = argv[++i];
+		} else if (!strcmp(a, "--cache-only")) {
+			s.cache_only = 1;
 		} else if (i + 1 < argc && !strcmp(a, "--fingerprint")) {
 			fpdir = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--dpkg")) {

@@ -3,8 +3,10 @@
  * of the same bytes as the baseline.
  *
  *   sshbench serve ADDR PORT N     accept N sessions (any client key; a benchmark, not a
- *                                  daemon), on each read until the client's EOF, answer 1 byte
- *   sshbench send HOST PORT CIPHER MIB   send MIB MiB on one channel; print MiB/s
+ *                                  daemon), on each read until the client's EOF, answer 1 byte;
+ *                                  print "recv MIB cpu_ms_per_MiB" per session
+ *   sshbench send HOST PORT CIPHER MIB   send MIB MiB on one channel; print
+ *                                  "MiB/s cipher cpu_ms_per_MiB" (the sender's CPU, user+sys)
  *   sshbench memcpy MIB            copy MIB MiB in 32 KiB pieces; print MiB/s
  * Sessions use the same settings as ssid (ed25519 keys, no ssh config files, TCP_NODELAY).
  */
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +33,15 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system) of this process so far, in ms. */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 struct srv {
@@ -97,13 +109,18 @@ static int serve_one(ssh_bind b, int lfd)
 	while (!(v.authed && v.ch))
 		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR)
 			return -1;
+	double c0 = cpu_ms(), got = 0;
 	for (;;) {
 		int n = ssh_channel_read(v.ch, buf, sizeof(buf), 0);
 		if (n == SSH_ERROR)
 			return -1;
 		if (n == 0 && ssh_channel_is_eof(v.ch))
 			break;
+		got += n;
 	}
+	got /= 1048576.0;
+	printf("recv %.0f %.3f\n", got, got > 0 ? (cpu_ms() - c0) / got : 0.0);
+	fflush(stdout);
 	ssh_channel_write(v.ch, "k", 1);
 	ssh_channel_send_eof(v.ch);
 	ssh_channel_close(v.ch);
@@ -151,7 +168,7 @@ static int sendbench(const char *host, int port, const char *cipher, long mib)
 	unsigned int p = (unsigned)port;
 	bool f = false;
 	int nodelay = 1;
-	double t0, t;
+	double t0, t, c0;
 	char ack;
 
 	ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key);
@@ -175,6 +192,7 @@ static int sendbench(const char *host, int port, const char *cipher, long mib)
 		return 1;
 	}
 	t0 = now_s();
+	c0 = cpu_ms();
 	for (long i = 0; i < mib * (1024 * 1024 / CHUNK); i++)
 		if (ssh_channel_write(ch, buf, sizeof(buf)) != (int)sizeof(buf)) {
 			fprintf(stderr, "sshbench: write: %s\n", ssh_get_error(s));
@@ -186,7 +204,7 @@ static int sendbench(const char *host, int port, const char *cipher, long mib)
 		return 1;
 	}
 	t = now_s() - t0;
-	printf("%.1f %s\n", mib / t, ssh_get_cipher_out(s));
+	printf("%.1f %s %.3f\n", mib / t, ssh_get_cipher_out(s), (cpu_ms() - c0) / (double)mib);
 	ssh_channel_close(ch);
 	ssh_channel_free(ch);
 	ssh_disconnect(s);

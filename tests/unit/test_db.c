@@ -899,6 +899,39 @@ START_TEST(test_two_handles)
 }
 END_TEST
 
+/* ssid holds two handles on its store; another process (ssictl history) opening and closing
+ * the file must not take ssid's WAL away: a stray open()/close() of the file in our process
+ * (once check_magic's) drops this process's POSIX locks, the other process then believes it
+ * is the last user and deletes the -wal ssid still writes to, losing every later write. */
+START_TEST(test_other_process_keeps_wal)
+{
+	struct db *d2 = NULL, *d3 = NULL;
+	struct db_node a = mknode(1, "node1"), b = mknode(2, "node2"), g;
+	char wal[256];
+	int st = 0;
+	pid_t c;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	ck_assert_msg(db_open(&d2, dbpath, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(db_node_put(db, &a), 0);
+	c = fork();
+	ck_assert_int_ge(c, 0);
+	if (c == 0) { /* a fresh process: a fork would inherit sqlite's lock bookkeeping */
+		execl("/proc/self/exe", "test_db", "--open-close", dbpath, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(c, &st, 0), c);
+	ck_assert_int_eq(st, 0);
+	ck_assert_msg(access(wal, F_OK) == 0, "%s deleted by another process's close", wal);
+	ck_assert_int_eq(db_node_put(d2, &b), 0); /* a write after it is not lost */
+	ck_assert_msg(db_open(&d3, dbpath, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(db_node_get(d3, 2, &g), 0);
+	ck_assert_str_eq(g.name, "node2");
+	db_close(d3);
+	db_close(d2);
+}
+END_TEST
+
 static void add_ops_tests(TCase *tc)
 {
 	tcase_add_test(tc, test_nodes);
@@ -908,6 +941,7 @@ static void add_ops_tests(TCase *tc)
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_tx);
 	tcase_add_test(tc, test_two_handles);
+	tcase_add_test(tc, test_other_process_keeps_wal);
 }
 
 /* ------------------------------------------------------------------ retention */
@@ -1129,11 +1163,20 @@ static Suite *db_suite(void)
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	SRunner *sr;
 	int failed;
 
+	if (argc == 3 && !strcmp(argv[1], "--open-close")) { /* test_other_process_keeps_wal */
+		struct db *o = NULL;
+		if (db_open(&o, argv[2], err, sizeof(err)) < 0) {
+			fprintf(stderr, "test_db --open-close: %s\n", err);
+			return 1;
+		}
+		db_close(o);
+		return 0;
+	}
 	snprintf(root, sizeof(root), "/tmp/test_db.XXXXXX");
 	if (!mkdtemp(root) || chmod(root, 0755) != 0) { /* 0755: the unprivileged test enters */
 		perror("mkdtemp");

@@ -1,13 +1,15 @@
 /*
  * test_fault.c - Check suite for the fault-injection points (migrate/fault.c): SSI_FAULT
  * parsing (good and bad specs), firing on every hit or on the N-th, role filtering, the
- * environment variable read once at start, and "off" when nothing is set.
+ * environment variable read once at start, "off" when nothing is set, the pause action and
+ * the cut/pause durations, and SSI_FAULT_FILE re-arming when the file changes.
  */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migrate/fault.h"
 
@@ -137,6 +139,58 @@ START_TEST(role_filter)
 }
 END_TEST
 
+START_TEST(pause_and_durations)
+{
+	ck_assert_int_eq(fault_set("mig.freeze:pause,mig.x:cut"), 0);
+	ck_assert_int_eq(fault_hit("mig.freeze"), FAULT_PAUSE);
+	ck_assert_str_eq(fault_action_name(FAULT_PAUSE), "pause");
+	unsetenv("SSI_FAULT_CUT_MS");
+	unsetenv("SSI_FAULT_PAUSE_MS");
+	ck_assert_int_eq(fault_ms(FAULT_CUT), 5000);
+	ck_assert_int_eq(fault_ms(FAULT_PAUSE), 2000);
+	ck_assert_int_eq(fault_ms(FAULT_FAIL), 0);
+	setenv("SSI_FAULT_CUT_MS", "700", 1);
+	setenv("SSI_FAULT_PAUSE_MS", "0", 1); /* out of range: the default */
+	ck_assert_int_eq(fault_ms(FAULT_CUT), 700);
+	ck_assert_int_eq(fault_ms(FAULT_PAUSE), 2000);
+	setenv("SSI_FAULT_PAUSE_MS", "600001", 1);
+	ck_assert_int_eq(fault_ms(FAULT_PAUSE), 2000);
+}
+END_TEST
+
+/* SSI_FAULT_FILE: armed from the file, re-armed (hit counts reset) when it changes, nothing
+ * armed once it is removed. Runs in its own process: the environment is read once. */
+START_TEST(file_rearms)
+{
+	char dir[] = "/tmp/test_fault.XXXXXX", path[64];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/faults", dir);
+	unsetenv(FAULT_ENV);
+	setenv(FAULT_FILE_ENV, path, 1);
+	ck_assert_int_eq(fault_init(), 0);
+	ck_assert_int_eq(fault_hit("mig.a"), FAULT_NONE); /* no file yet */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("mig.a:fail@2\n", f);
+	fclose(f);
+	ck_assert_int_eq(fault_hit("mig.a"), FAULT_NONE);
+	ck_assert_int_eq(fault_hit("mig.a"), FAULT_FAIL);
+	f = fopen(path, "w"); /* a different size: re-read, counts start again */
+	ck_assert_ptr_nonnull(f);
+	fputs("mig.b:stall,mig.a:cut\n", f);
+	fclose(f);
+	ck_assert_int_eq(fault_hit("mig.a"), FAULT_CUT);
+	ck_assert_int_eq(fault_hit("mig.b"), FAULT_STALL);
+	ck_assert_uint_eq(fault_count("mig.a"), 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(fault_hit("mig.a"), FAULT_NONE);
+	ck_assert_int_eq(fault_hit("mig.b"), FAULT_NONE);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *fault_suite(void)
 {
 	Suite *s = suite_create("fault");
@@ -152,6 +206,8 @@ static Suite *fault_suite(void)
 	tcase_add_test(tc, parse_bad);
 	tcase_add_test(tc, counts_and_reset);
 	tcase_add_test(tc, role_filter);
+	tcase_add_test(tc, pause_and_durations);
+	tcase_add_test(env, file_rearms);
 	suite_add_tcase(s, env);
 	suite_add_tcase(s, tc);
 	return s;

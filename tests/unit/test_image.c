@@ -122,6 +122,44 @@ START_TEST(crc_vector)
 }
 END_TEST
 
+/* Bit by bit, straight from the definition (reflected, polynomial 0x82f63b78). */
+static uint32_t crc_ref(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint32_t c = ~crc;
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+	}
+	return ~c;
+}
+
+/* Long runs take the interleaved path (>= 12 KiB): every length class, odd offsets, and a
+ * run split at every kind of point must give the reference value. */
+START_TEST(crc_long)
+{
+	size_t big = 100000;
+	uint8_t *b = malloc(big);
+	uint32_t seed = 12345;
+	ck_assert_ptr_nonnull(b);
+	for (size_t i = 0; i < big; i++) {
+		seed = seed * 1103515245u + 12345u;
+		b[i] = (uint8_t)(seed >> 16);
+	}
+	static const size_t lens[] = {12287, 12288, 12289, 24576, 36871, 65536, 99990};
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t off = 0; off < 8; off += 3) {
+			uint32_t want = crc_ref(0x5a5a5a5au, b + off, lens[i]);
+			ck_assert_uint_eq(image_crc32c(0x5a5a5a5au, b + off, lens[i]), want);
+			size_t cut = lens[i] / 3 + off;
+			ck_assert_uint_eq(image_crc32c(image_crc32c(0x5a5a5a5au, b + off, cut),
+						       b + off + cut, lens[i] - cut),
+					  want);
+		}
+	free(b);
+}
+END_TEST
+
 START_TEST(round_trip)
 {
 	size_t n;
@@ -250,6 +288,7 @@ int main(void)
 	TCase *t = tcase_create("image");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, crc_vector);
+	tcase_add_test(t, crc_long);
 	tcase_add_test(t, round_trip);
 	tcase_add_test(t, every_truncation);
 	tcase_add_test(t, every_bit_flip);

@@ -34,7 +34,8 @@ struct tev {
 	enum migproto_msg msg;
 	char who;  /* 'S' 'D' 'H': message sender or the peer of LINK_* / NODE_DEAD */
 	int err;   /* MSG err (OFFER: the local verdict) */
-	char when; /* 0: 1 ms after the last event; 'T': at the deadline; 'e': 1 ms before */
+	char when; /* 0: 1 ms after the last event; 'T': at the deadline; 'e': 1 ms before;
+		    * 'L' (PROGRESS): 1 ms after, and the chunk had last = 1 */
 };
 
 #define MSG(k, w)                                                                                  \
@@ -61,6 +62,10 @@ struct tev {
 	{                                                                                          \
 		MIGPROTO_EV_TIMER, 0, 0, 0, 'e'                                                    \
 	}
+#define LASTCHUNK                                                                                  \
+	{                                                                                          \
+		MIGPROTO_EV_PROGRESS, 0, 0, 0, 'L'                                                 \
+	}
 #define NOPRE                                                                                      \
 	{                                                                                          \
 		0, 0, 0, 0, 0                                                                      \
@@ -83,7 +88,8 @@ static char letter(enum migproto_role r)
 
 static struct migproto_event mkev(const struct migproto *m, struct tev t)
 {
-	struct migproto_event ev = {.type = t.type, .msg = t.msg, .err = t.err};
+	struct migproto_event ev = {
+		.type = t.type, .msg = t.msg, .err = t.err, .last = t.when == 'L'};
 
 	ev.now = t.when == 'T' ? m->deadline : t.when == 'e' ? m->deadline - 1 : m->last_now + 1;
 	if (t.who) {
@@ -295,7 +301,8 @@ static const struct row rows[] = {
 	{S, ST(S_DECIDING), NOPRE, MSG(COMMIT, 'H'), ST(S_MOVED), "KILL_FROZEN report(MOVED)"},
 	{S, ST(S_DECIDING), NOPRE, MSG(COMMIT, 'D'), ST(S_MOVED), "KILL_FROZEN report(MOVED)"},
 	{S, ST(S_DECIDING), NOPRE, MSG(ABORT, 'H'), ST(S_ABORTED), "THAW report(ABORTED)"},
-	{S, ST(S_DECIDING), NOPRE, MSG(ABORT, 'D'), ST(S_ABORTED), "THAW report(ABORTED)"},
+	{S, ST(S_DECIDING), NOPRE, MSG(ABORT, 'D'), ST(S_ABORTED),
+	 "THAW send(H,ABORT) report(ABORTED)"},
 	{S, ST(S_DECIDING), NOPRE, TIMER, ST(S_DECIDING), "send(H,QUERY) send(D,QUERY)"},
 	{S, ST(S_DECIDING), NOPRE, EARLY, ST(S_DECIDING), ""},
 	{S, ST(S_DECIDING), NOPRE, PEER(LINK_UP, 'H'), ST(S_DECIDING), "send(H,QUERY)"},
@@ -328,8 +335,15 @@ static const struct row rows[] = {
 	{D, ST(D_RECEIVING), NOPRE, PEER(LINK_DOWN, 'H'), ST(D_RECEIVING), ""},
 	{D, ST(D_RECEIVING), NOPRE, PEER(NODE_DEAD, 'H'), ST(D_ABORTED),
 	 "DISCARD send(S,ABORT) send(H,ABORT) report(ABORTED)"},
-	{D, ST(D_RECEIVING), NOPRE, PEER(LINK_DOWN, 'S'), ST(D_RECEIVING), ""},
-	{D, ST(D_RECEIVING), NOPRE, PEER(NODE_DEAD, 'S'), ST(D_RECEIVING), ""},
+	{D, ST(D_RECEIVING), NOPRE, PEER(LINK_DOWN, 'S'), ST(D_ABORTED),
+	 "DISCARD send(S,ABORT) send(H,ABORT) report(ABORTED)"},
+	{D, ST(D_RECEIVING), LASTCHUNK, PEER(LINK_DOWN, 'S'), ST(D_RECEIVING), ""},
+	{D, ST(D_RECEIVING), NOPRE, PEER(NODE_DEAD, 'S'), ST(D_ABORTED),
+	 "DISCARD send(S,ABORT) send(H,ABORT) report(ABORTED)"},
+	{D, ST(D_RECEIVING), EV(PROGRESS), PEER(NODE_DEAD, 'S'), ST(D_ABORTED),
+	 "DISCARD send(S,ABORT) send(H,ABORT) report(ABORTED)"},
+	{D, ST(D_RECEIVING), LASTCHUNK, PEER(NODE_DEAD, 'S'), ST(D_RECEIVING), ""},
+	{D, ST(D_RECEIVING), LASTCHUNK, EV(RESTORED), ST(D_READY), "send(H,READY)"},
 	{D, ST(D_RECEIVING), NOPRE, MSG(COMMIT, 'H'), ST(D_RECEIVING), ""},
 	{D, ST(D_READY), NOPRE, MSG(COMMIT, 'H'), ST(D_RUNNING),
 	 "RESUME send(H,DONE) send(S,DONE) report(MOVED)"},
@@ -1084,6 +1098,8 @@ static void deliver_chunk(struct world *w, struct item *it)
 	}
 	d->expect++;
 	local(w, it->to, MIGPROTO_DEST, MIGPROTO_EV_PROGRESS, 0);
+	if (d->expect == NCHUNKS)
+		w->q[w->nq - 1].ev.last = true; /* that PROGRESS is the last chunk's */
 	if (d->expect == NCHUNKS)
 		local(w, it->to, MIGPROTO_DEST, MIGPROTO_EV_RESTORED, dly(w, 30, 1, 3000));
 }

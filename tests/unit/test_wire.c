@@ -90,7 +90,8 @@ static void fill(struct wire_msg *m, uint16_t t)
 								  .psi = 250,
 								  .cpus = 8,
 								  .speed = 900,
-								  .state = WIRE_NODE_SUSPECT};
+								  .state = WIRE_NODE_SUSPECT,
+								  .flags = WIRE_NODE_F_BLOCKED};
 			snprintf(sample_load[i].name, sizeof(sample_load[i].name), "node%zu",
 				 i + 1);
 		}
@@ -153,7 +154,8 @@ static void fill(struct wire_msg *m, uint16_t t)
 							 .image_bytes = 1 << 24,
 							 .image_version = 1,
 							 .flags = 2,
-							 .roles = 0x12};
+							 .roles = 0x12,
+							 .rss_kb = 900 << 10};
 		break;
 	case WIRE_MIG_ACCEPT:
 		m->u.mig_accept = (struct wire_mig_accept){.mig_id = 5, .window = 8, .roles = 0x21};
@@ -819,6 +821,64 @@ START_TEST(error_reply_and_versions)
 }
 END_TEST
 
+/* The tag of the field of record r at offset off (0 if none). */
+static uint16_t tag_at(const struct rec *r, size_t off)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->f[i].off == off)
+			return r->f[i].tag;
+	return 0;
+}
+
+/* Fields added after version 1 (MIG_OFFER rss_kb, load entry flags) are optional to
+ * understand, so peers built before them still decode the frames; frames from those
+ * peers (without the fields) decode as 0 (= unknown / not blocked). */
+START_TEST(added_fields_backward_compatible)
+{
+	const struct rec *offer = wire_rec_of(WIRE_MIG_OFFER);
+	const struct rec *win = wire_rec_of(WIRE_LOAD_WINDOW);
+	uint16_t t_rss = tag_at(offer, offsetof(struct wire_mig_offer, rss_kb));
+	uint16_t t_flags = tag_at(win->f[1].sub, offsetof(struct wire_load_entry, flags));
+	struct buf a, b;
+	struct wire_msg m;
+
+	ck_assert_uint_ge(t_rss, WIRE_TAG_OPTIONAL);
+	ck_assert_uint_ge(t_flags, WIRE_TAG_OPTIONAL);
+	buf_init(&a);
+	buf_init(&b);
+	/* New to new: the values arrive. */
+	encode_sample(&a, WIRE_MIG_OFFER);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.mig_offer.rss_kb, 900 << 10);
+	wire_msg_free(&m);
+	encode_sample(&b, WIRE_LOAD_WINDOW);
+	ck_assert_int_eq(wire_decode(b.d, b.len, &m), 0);
+	ck_assert_uint_eq(m.u.load_window.entries[0].flags, WIRE_NODE_F_BLOCKED);
+	wire_msg_free(&m);
+	/* Old sender to new: the field is absent and decodes as 0. */
+	edit_frame(&a, &b, t_rss, 'd');
+	ck_assert_int_eq(wire_decode(b.d, b.len, &m), 0);
+	ck_assert_uint_eq(m.u.mig_offer.rss_kb, 0);
+	ck_assert_uint_eq(m.u.mig_offer.gpid, 4194404);
+	wire_msg_free(&m);
+	/* An entry with flags 0 carries no flags field: byte-identical to an old sender's. */
+	struct wire_load_entry e = {.node_id = 3, .name = "node3", .age_ms = 1, .load = 5};
+	wire_msg_init(&m, WIRE_LOAD_WINDOW, 0);
+	m.u.load_window = (struct wire_load_window){.from = 3, .entries = &e, .nentries = 1};
+	buf_reset(&a);
+	ck_assert_int_eq(wire_encode(&a, &m), 0);
+	e.flags = WIRE_NODE_F_BLOCKED;
+	buf_reset(&b);
+	ck_assert_int_eq(wire_encode(&b, &m), 0);
+	ck_assert_uint_eq(b.len, a.len + 15); /* one more TLV: 2 + 1 + 4 + 8 bytes */
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.load_window.entries[0].flags, 0);
+	wire_msg_free(&m);
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
 /* The exact bytes of docs/protocol.md's example: the format must not drift. */
 START_TEST(golden_bytes)
 {
@@ -861,6 +921,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, split_stream);
 	tcase_add_test(tc, error_reply_and_versions);
 	tcase_add_test(tc, golden_bytes);
+	tcase_add_test(tc, added_fields_backward_compatible);
 	suite_add_tcase(s, tc);
 	return s;
 }
