@@ -7,6 +7,14 @@
  * HOME a node name, PATH an absolute directory without blanks (as [gfs] local_dirs has
  * them), ANSWER 0/1/2, TIME when it was computed (seconds, CLOCK_REALTIME), STAMP 16 hex
  * digits. Lines that do not parse are dropped. Never logs.
+ *
+ * Beside it, homens.fp (same directory) publishes this node's own fingerprints (text, after
+ * "ssi-homens-fp 1"):  PATH FP SELF TIME  — FP = homens_fingerprint(PATH) walked here, SELF =
+ * the stamp of PATH and the dpkg status here when it was walked. A node deciding about home
+ * reads home's homens.fp through /gfs (one small file) instead of walking home's directory
+ * through /gfs (1-5 s per directory and peer; every node doing it for every peer made the
+ * cluster's background work grow with the square of its size), and trusts an entry only if
+ * home's SELF stamp, taken again through /gfs, still matches.
  */
 #include "ssid/homens_cache.h"
 
@@ -25,6 +33,8 @@
 #include "ssid/homens.h"
 
 #define HEADER	    "ssi-homens-cache 1"
+#define PUB_HEADER  "ssi-homens-fp 1"
+#define PUB_NAME    "homens.fp"
 #define DPKG_STATUS "/var/lib/dpkg/status"
 
 struct entry {
@@ -75,6 +85,190 @@ static int stamp_of(const char *path, const char *homeroot, uint64_t *out)
 	mix_lstat(&h, hd);
 	*out = h;
 	return 0;
+}
+
+static int64_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* The stamp of one node's copy: lstat of root+path and of root+dpkg status (root "" = here). */
+static int self_stamp(const char *root, const char *path, uint64_t *out)
+{
+	char p[PATH_MAX], d[PATH_MAX];
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s%s", root, path) >= sizeof(p) ||
+	    (size_t)snprintf(d, sizeof(d), "%s%s", root, DPKG_STATUS) >= sizeof(d))
+		return -ENAMETOOLONG;
+	mix_lstat(&h, p);
+	mix_lstat(&h, d);
+	*out = h;
+	return 0;
+}
+
+/* The published file beside cache: dir(cache)/homens.fp. -ENAMETOOLONG or 0. */
+static int pub_path(const char *cache, char *out, size_t n)
+{
+	const char *sl = strrchr(cache, '/');
+	int len = sl ? (int)(sl - cache) : 1;
+
+	if ((size_t)snprintf(out, n, "%.*s/%s", len, sl ? cache : ".", PUB_NAME) >= n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+struct pub {
+	char path[256];
+	uint64_t fp, self;
+	int64_t t;
+};
+
+/* Entries of a published file (up to HOMENS_CACHE_MAX); 0 if absent or of another version. */
+static size_t pub_load(const char *file, struct pub *v)
+{
+	FILE *f = fopen(file, "re");
+	char line[512];
+	size_t n = 0;
+
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f) || strncmp(line, PUB_HEADER "\n", sizeof(PUB_HEADER))) {
+		fclose(f);
+		return 0;
+	}
+	while (n < HOMENS_CACHE_MAX && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%255s %" SCNx64 " %" SCNx64 " %" SCNd64, v[n].path, &v[n].fp,
+			   &v[n].self, &v[n].t) == 4)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* The published fingerprint of path in file, if its SELF stamp equals self. 0 or -ENOENT. */
+static int pub_find(const char *file, const char *path, uint64_t self, uint64_t *fp)
+{
+	struct pub *v = calloc(HOMENS_CACHE_MAX, sizeof(*v));
+	size_t n = v ? pub_load(file, v) : 0;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].path, path) && v[i].self == self) {
+			*fp = v[i].fp;
+			r = 0;
+		}
+	free(v);
+	return r;
+}
+
+int homens_cache_publish(const char *cache, const char *dirs)
+{
+	return homens_cache_publish_at("", cache, dirs);
+}
+
+int homens_cache_publish_at(const char *root, const char *cache, const char *dirs)
+{
+	char file[PATH_MAX], mine[PATH_MAX], rdir[PATH_MAX], rdpkg[PATH_MAX], tmp[PATH_MAX + 16],
+		list[1024], *save = NULL;
+	struct pub *old = NULL, *v = NULL;
+	size_t nold = 0, n = 0;
+	int64_t t = now_s();
+	FILE *f;
+	int fd, ok, r = 0;
+
+	if (!cache || !*cache || pub_path(cache, mine, sizeof(mine)) < 0 ||
+	    (size_t)snprintf(file, sizeof(file), "%s%s", root, mine) >= sizeof(file) ||
+	    (size_t)snprintf(rdpkg, sizeof(rdpkg), "%s%s", root, DPKG_STATUS) >= sizeof(rdpkg) ||
+	    (size_t)snprintf(list, sizeof(list), "%s", dirs ? dirs : "") >= sizeof(list))
+		return -EINVAL;
+	if (!(old = calloc(HOMENS_CACHE_MAX, sizeof(*old))) ||
+	    !(v = calloc(HOMENS_CACHE_MAX, sizeof(*v)))) {
+		free(old);
+		return -ENOMEM;
+	}
+	nold = pub_load(file, old);
+	for (char *d = strtok_r(list, " \t,", &save); d && n < HOMENS_CACHE_MAX;
+	     d = strtok_r(NULL, " \t,", &save)) {
+		struct pub *e = &v[n];
+		size_t i;
+
+		if (d[0] != '/' || strlen(d) >= sizeof(e->path) ||
+		    self_stamp(root, d, &e->self) < 0 ||
+		    (size_t)snprintf(rdir, sizeof(rdir), "%s%s", root, d) >= sizeof(rdir))
+			continue;
+		snprintf(e->path, sizeof(e->path), "%s", d);
+		for (i = 0; i < nold; i++)
+			if (!strcmp(old[i].path, d) && old[i].self == e->self && t >= old[i].t &&
+			    t - old[i].t < HOMENS_CACHE_TTL_S - HOMENS_CACHE_AHEAD)
+				break;
+		if (i < nold) { /* unchanged and fresh: no walk */
+			*e = old[i];
+			n++;
+			continue;
+		}
+		struct stat st;
+		if (lstat(rdir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    homens_fingerprint(rdir, rdpkg, &e->fp) < 0)
+			continue; /* a link or no such directory: nothing to publish */
+		e->t = t;
+		n++;
+	}
+	free(old);
+	(void)snprintf(tmp, sizeof(tmp), "%s.%d", file, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		free(v);
+		return r;
+	}
+	(void)fchmod(fd, 0644); /* readable through /gfs by other nodes' daemons */
+	ok = fprintf(f, "%s\n", PUB_HEADER) > 0;
+	for (size_t i = 0; i < n && ok; i++)
+		ok = fprintf(f, "%s %016" PRIx64 " %016" PRIx64 " %" PRId64 "\n", v[i].path,
+			     v[i].fp, v[i].self, v[i].t) > 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, file) < 0) {
+		r = -EIO;
+		unlink(tmp);
+	}
+	free(v);
+	return r;
+}
+
+/* homens_same_ex(path, homeroot) without walking home: links and types by lstat, then this
+ * node's fingerprint (published, or walked here) against home's published one, trusted only
+ * while home's stamp taken through /gfs matches it. No published entry at home: 0 and
+ * *unsure (take it from home; do not remember). */
+static int same_published(const char *cache, const char *path, const char *homeroot, int *unsure)
+{
+	char hp[PATH_MAX], mine[PATH_MAX], theirs[PATH_MAX];
+	struct stat ls, hs;
+	uint64_t self, f1, f2;
+	int r;
+
+	*unsure = 0;
+	if ((size_t)snprintf(hp, sizeof(hp), "%s%s", homeroot, path) >= sizeof(hp) ||
+	    pub_path(cache, mine, sizeof(mine)) < 0 ||
+	    (size_t)snprintf(theirs, sizeof(theirs), "%s%s", homeroot, mine) >= sizeof(theirs))
+		return -ENAMETOOLONG;
+	if (lstat(path, &ls) < 0 || lstat(hp, &hs) < 0 || !S_ISDIR(ls.st_mode) ||
+	    !S_ISDIR(hs.st_mode))
+		return homens_same_ex(path, homeroot, unsure); /* links, absence: cheap there */
+	if (self_stamp("", path, &self) < 0)
+		return -ENAMETOOLONG;
+	if (pub_find(mine, path, self, &f1) < 0 &&
+	    (r = homens_fingerprint(path, DPKG_STATUS, &f1)) < 0)
+		return r;
+	if (self_stamp(homeroot, path, &self) < 0 || pub_find(theirs, path, self, &f2) < 0) {
+		*unsure = 1;
+		return 0;
+	}
+	return f1 == f2;
 }
 
 /* Every entry of the file (up to HOMENS_CACHE_MAX) into v; returns the count (0 if the file
@@ -128,14 +322,6 @@ static void store(const char *cache, const struct entry *v, size_t n)
 		unlink(tmp);
 }
 
-static int64_t now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* homens_cache_same with answers valid for ttl seconds; lookup_only: -ENOENT on a miss (no
  * walk, nothing written). */
 static int same_ttl(const char *cache, const char *home, const char *path, const char *homeroot,
@@ -170,7 +356,7 @@ static int same_ttl(const char *cache, const char *home, const char *path, const
 		free(v);
 		return -ENOENT;
 	}
-	r = homens_same_ex(path, homeroot, &unsure);
+	r = same_published(cache, path, homeroot, &unsure);
 	if (r >= 0 && !unsure) {
 		if (i == n) { /* a new entry: make room by dropping the oldest */
 			if (n == HOMENS_CACHE_MAX) {

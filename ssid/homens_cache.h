@@ -18,7 +18,8 @@
 #define HOMENS_CACHE_AHEAD 120 /* homens_cache_warm renews answers this much before expiry */
 
 /*
- * homens_same(path, homeroot) for home node `home`, answered from file `cache` when an entry
+ * homens_same(path, homeroot) for home node `home` (computed from the fingerprints both nodes
+ * publish, see homens_cache_publish; without home's, 0 and nothing stored), answered from file `cache` when an entry
  * for (home, path) exists that is younger than HOMENS_CACHE_TTL_S and whose stamp still
  * matches: lstat of path here and at home (type, size, mtime), and size and mtime of
  * /var/lib/dpkg/status here and at home (four stats, two of them through /gfs). Otherwise
@@ -44,5 +45,19 @@ int homens_cache_get(const char *cache, const char *home, const char *path, cons
  * Returns what homens_same returns (the stored or the new answer).
  */
 int homens_cache_warm(const char *cache, const char *home, const char *path, const char *homeroot);
+
+/*
+ * Publish this node's own fingerprints of dirs (space/tab/comma separated absolute paths) in
+ * homens.fp beside cache (mode 0644: other nodes' daemons read it through /gfs), walking a
+ * directory here only when its stamp changed or its entry is older than
+ * HOMENS_CACHE_TTL_S - HOMENS_CACHE_AHEAD. The answers above compare this node's fingerprint
+ * with the one home published, never walking home's directory through /gfs; so every node
+ * must publish (ssid's refresher does, before it warms), and all nodes must use the same
+ * run_dir path. Returns 0 or a negative errno.
+ */
+int homens_cache_publish(const char *cache, const char *dirs);
+/* The same for the tree under root ("" = /): fingerprints of root+dir against root's dpkg
+ * status, written to root + dir(cache)/homens.fp. Tests play another node with it. */
+int homens_cache_publish_at(const char *root, const char *cache, const char *dirs);
 
 #endif

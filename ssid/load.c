@@ -90,7 +90,25 @@ char load_parse_task_state(const char *statline)
 	return p[2];
 }
 
-/* Count tasks in state R under proc_root, skipping process exclude. */
+/* Is process pid one of exclude's own helpers: a child of exclude named "ssid-..." (the
+ * checkpoint child, the restore worker, the /usr walker of mig_home.c)? Their work is the
+ * daemon's, not the node's users': counted, the walker alone made an idle node look busy. */
+static int is_helper(const char *proc_root, long pid, pid_t exclude)
+{
+	char path[512], line[1024];
+	const char *open, *close;
+	long ppid = 0;
+
+	snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, pid);
+	if (read_small(path, line, sizeof(line)) <= 0 || !(open = strchr(line, '(')) ||
+	    !(close = strrchr(line, ')')))
+		return 0;
+	if (sscanf(close + 1, " %*c %ld", &ppid) != 1 || ppid != (long)exclude)
+		return 0;
+	return close - open > 5 && !strncmp(open + 1, "ssid-", 5);
+}
+
+/* Count tasks in state R under proc_root, skipping process exclude and its helpers. */
 static int count_running(const char *proc_root, pid_t exclude, double *runq)
 {
 	DIR *d = opendir(proc_root);
@@ -105,7 +123,8 @@ static int count_running(const char *proc_root, pid_t exclude, double *runq)
 		struct dirent *te;
 		long pid = strtol(de->d_name, NULL, 10);
 
-		if (pid <= 0 || pid == exclude)
+		if (pid <= 0 || pid == exclude ||
+		    (exclude > 0 && is_helper(proc_root, pid, exclude)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%ld/task", proc_root, pid);
 		td = opendir(path);

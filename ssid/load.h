@@ -2,7 +2,7 @@
  * load.h - this node's load: sampling from /proc and the smoothed local/exported pair.
  *
  * Owns: reading run-queue length (tasks in state R in this node's /proc, the daemon's own
- * tasks excluded), CPU use (/proc/stat deltas), MemTotal/MemAvailable, PSI cpu "some avg10"
+ * tasks and its helper processes - children named ssid-* - excluded), CPU use (/proc/stat deltas), MemTotal/MemAvailable, PSI cpu "some avg10"
  * (the node's cgroup cpu.pressure, else /proc/pressure/cpu), CPUs usable (affinity) and a
  * relative speed measured once. The smoothing is pure (load_update). In the lab each node has
  * its own PID namespace and /proc, so run queues are per node; /proc/stat and meminfo are the

@@ -159,6 +159,8 @@ __attribute__((noreturn)) static void warm_child(const struct config *cfg,
 	if ((size_t)snprintf(cache, sizeof(cache), "%s/%s", cfg->run_dir, CACHE_NAME) >=
 	    sizeof(cache))
 		_exit(1);
+	/* first our own fingerprints, which the other nodes read through /gfs */
+	(void)homens_cache_publish(cache, cfg->gfs_local_dirs);
 	for (size_t i = 0; i < n; i++) {
 		char *save = NULL;
 

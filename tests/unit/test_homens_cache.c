@@ -4,7 +4,9 @@
  * dpkg status) or an expired entry makes it compute again; a change the stamps cannot see is
  * served from the file until then (the documented limit); homens_cache_warm renews an entry
  * about to expire; homens_cache_get only reads (a miss is -ENOENT, nothing walked or
- * written); a file of another format is ignored and replaced; no cache = no file.
+ * written); a file of another format is ignored and replaced; no cache = no file; home's
+ * answer comes from the fingerprint home published, never from a walk of home's copy, and
+ * without a published one (or a stale one) nothing is remembered.
  */
 #include <check.h>
 #include <errno.h>
@@ -62,6 +64,8 @@ static void setup(void)
 	   home, home);
 	fix_times(here);
 	fix_times(hc);
+	/* home publishes its fingerprint (as its ssid does), read by the answers below */
+	ck_assert_int_eq(homens_cache_publish_at(home, cache, here), 0);
 }
 
 static void teardown(void)
@@ -182,6 +186,41 @@ START_TEST(bad_file_and_none)
 }
 END_TEST
 
+START_TEST(published_only)
+{
+	char pub[512], hc[256];
+	int hit;
+
+	/* home's copy changes below the top without a new publication: home's stamp (its
+	 * directory and dpkg status) is unchanged, so its published fingerprint stands */
+	snprintf(hc, sizeof(hc), "%s%s", home, here);
+	sh("echo z >%s/d/e/g && touch -d @1700000000 %s/d/e", hc, hc);
+	sh("touch -d @1700000000 %s/d", hc, "");
+	ck_assert_int_eq(ask(&hit), 1); /* no walk of home: the published answer */
+	/* home's directory itself changes: its published entry is stale, nothing remembered */
+	ck_assert_int_eq(unlink(cache), 0);
+	sh("touch %s%s", hc, "");
+	ck_assert_int_eq(ask(&hit), 0);
+	ck_assert_int_eq(homens_cache_get(cache, "node1", here, home), -ENOENT);
+	/* home publishes again: now its fingerprint differs (g), remembered as different */
+	ck_assert_int_eq(homens_cache_publish_at(home, cache, here), 0);
+	ck_assert_int_eq(ask(&hit), 0);
+	ck_assert_int_eq(homens_cache_get(cache, "node1", here, home), 0);
+	/* no published file at home: not remembered */
+	snprintf(pub, sizeof(pub), "%s%s/homens.fp", home, top);
+	ck_assert_int_eq(unlink(pub), 0);
+	ck_assert_int_eq(unlink(cache), 0);
+	ck_assert_int_eq(ask(&hit), 0);
+	ck_assert_int_eq(homens_cache_get(cache, "node1", here, home), -ENOENT);
+	/* this node's own publication is used for its side, and is mode 0644 */
+	ck_assert_int_eq(homens_cache_publish(cache, here), 0);
+	snprintf(pub, sizeof(pub), "%s/homens.fp", top);
+	struct stat st;
+	ck_assert_int_eq(stat(pub, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0644);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
 	Suite *s = suite_create("homens_cache");
@@ -192,6 +231,7 @@ static Suite *cache_suite(void)
 	tcase_add_test(t, stamps);
 	tcase_add_test(t, expiry_and_warm);
 	tcase_add_test(t, bad_file_and_none);
+	tcase_add_test(t, published_only);
 	suite_add_tcase(s, t);
 	return s;
 }

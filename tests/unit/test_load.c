@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -104,6 +105,32 @@ START_TEST(real_sample)
 }
 END_TEST
 
+/* A /proc with the daemon (pid 42, excluded), its helper "ssid-homens" (child of 42, in R:
+ * not counted), a user process in R that is also a child of 42 but not named ssid-* (counted:
+ * a gprocfs serving users), and a user's thread pair in R (counted twice). */
+START_TEST(helpers_not_counted)
+{
+	char root[] = "/tmp/test_load.XXXXXX", cmd[2048];
+	struct load_raw r;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd %s; cp /proc/stat /proc/meminfo .; "
+		 "mk() { mkdir -p $1/task/$1; echo \"$1 ($2) R $3 1 1 0\" >$1/stat; "
+		 "cp $1/stat $1/task/$1/stat; }; "
+		 "mk 42 ssid 1; mk 43 ssid-homens 42; mk 44 gprocfs 42; mk 45 'make -j (x)' 7; "
+		 "mkdir -p 45/task/46; cp 45/stat 45/task/46/stat",
+		 root);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(load_read(root, NULL, 42, &r), 0);
+	ck_assert(fabs(r.runq - 3) < 1e-9); /* 44, 45 and its thread 46 */
+	ck_assert_int_eq(load_read(root, NULL, 0, &r), 0);
+	ck_assert(fabs(r.runq - 5) < 1e-9); /* nothing excluded */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *load_suite(void)
 {
 	Suite *s = suite_create("load");
@@ -113,6 +140,7 @@ static Suite *load_suite(void)
 	tcase_add_test(tc, pair_rises_and_falls_asymmetrically);
 	tcase_add_test(tc, cpu_use_from_deltas);
 	tcase_add_test(tc, real_sample);
+	tcase_add_test(tc, helpers_not_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }
