@@ -37,7 +37,8 @@ rand_sleep() {
 }
 
 # cr_roundtrip NAME MIN MAX CMD...: run CMD once unmigrated (stdout to a file), then again,
-# checkpoint it with --kill after a random MIN..MAX seconds, restore it with --wait
+# checkpoint it with --kill after a random MIN..MAX seconds (MAX capped at 60% of the
+# unmigrated run's time), restore it with --wait
 # appending to the same output; the output must be byte-identical and the exit status the
 # same; files named in $CR_FILES (made in the working directory) must match too.
 # stdin of both runs and of the restore: $CR_STDIN (default /dev/null).
@@ -47,8 +48,13 @@ cr_roundtrip() {
 	local in=${CR_STDIN:-/dev/null} ref=$work/$name.ref out=$work/$name.out
 	local rdir=$work/$name.ref.d tdir=$work/$name.run.d
 	mkdir -p "$rdir" "$tdir"
+	local t0=$(date +%s%N)
 	(cd "$rdir" && cr_exec_clean "$@") <"$in" >"$ref" 2>"$work/$name.err1"
-	local want=$?
+	local want=$? ref_ms=$((($(date +%s%N) - t0) / 1000000))
+	# The checkpoint must come while it runs: MAX at most 60% of the unmigrated run's time
+	# (and MIN at most half of that), as a fast idle machine finishes early.
+	read -r min max < <(awk -v a="$min" -v b="$max" -v r="$ref_ms" \
+		'BEGIN{c = 0.6 * r / 1000; if (b > c) b = c; if (a > b / 2) a = b / 2; printf "%.3f %.3f\n", a, b}')
 	(cd "$tdir" && cr_exec_clean "$@") <"$in" >"$out" 2>"$work/$name.err2" &
 	local pid=$!
 	cr_pids+=("$pid")
