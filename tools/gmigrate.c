@@ -4,6 +4,7 @@
  * owns the process or is root, and coordinates the move); prints the outcome, or with
  * --json the timings and bytes. Node names are resolved with the daemon's node list.
  */
+#include "tools/lib/cli.h"
 #include "migrate/deputy.h"
 #include "ssid/client.h"
 #include "ssid/config.h"
@@ -28,52 +29,6 @@ static void usage(FILE *f)
 		"Exit status: 0 moved, 1 not moved (the reason is printed), 2 usage.\n"
 		"On a terminal, stderr shows the steps as they happen (offer, image sent with\n"
 		"MiB and MiB/s, restored, commit).\n");
-}
-
-/* NODE -> id: "home" -> 0, digits -> id, else a name from the daemon's node list. */
-static int node_id(const char *run_dir, const char *s)
-{
-	char sock[PATH_MAX + 16], err[512], *end;
-	struct client *cl;
-	struct client_node *v;
-	size_t n;
-	int id = -1;
-	long l;
-
-	if (!strcmp(s, "home"))
-		return 0;
-	l = strtol(s, &end, 10);
-	if (!*end && l >= 1 && l <= 511)
-		return (int)l;
-	snprintf(sock, sizeof(sock), "%s/%s", run_dir, CTL_SOCK_NAME);
-	if (client_open(&cl, sock, err, sizeof(err)) < 0) {
-		fprintf(stderr, "gmigrate: %s\n", err);
-		return -1;
-	}
-	if (client_nodes(cl, &v, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(v[i].name, s))
-				id = v[i].id;
-		free(v);
-	}
-	client_close(cl);
-	if (id < 0)
-		fprintf(stderr, "gmigrate: no node named '%s' (see ssictl nodes)\n", s);
-	return id;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
 }
 
 int main(int argc, char **argv)
@@ -117,7 +72,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(run_dir, sizeof(run_dir), "%s", c.run_dir);
 	config_free(&c);
-	node = node_id(run_dir, args[1]);
+	node = !strcmp(args[1], "home") ? 0 : cli_node_id("gmigrate", run_dir, args[1]);
 	if (node < 0)
 		return 1;
 	fd = deputy_connect(run_dir, err, sizeof(err));
@@ -156,7 +111,7 @@ int main(int argc, char **argv)
 		buf_free(&b);
 		if (json) {
 			printf("{\"gpid\": %lu, \"outcome\": \"refused\", \"error\": ", gpid);
-			json_str(err);
+			cli_json_str(err);
 			printf("}\n");
 		}
 		fprintf(stderr, "gmigrate: %s\n", err[0] ? err : ssierr_str((int)code));
@@ -175,7 +130,7 @@ int main(int argc, char **argv)
 		       "\"outcome\": \"%s\", \"error\": ",
 		       gpid, (unsigned long long)r.mig_id, r.from, r.to,
 		       r.err ? "failed" : "moved");
-		json_str(r.text);
+		cli_json_str(r.text);
 		printf(", \"bytes\": %llu, \"freeze_ms\": %lld, \"transfer_ms\": %lld, "
 		       "\"restore_ms\": %lld, \"total_ms\": %lld}\n",
 		       (unsigned long long)r.bytes, (long long)r.freeze_ms,

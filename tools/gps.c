@@ -6,6 +6,7 @@
  * cluster time base of ptable_rctx (one btime for all nodes). Not a copy of procps: a subset
  * of its selectors and formats (docs/man/gps.1). Output to stdout; errors to stderr, exit 1.
  */
+#include "tools/lib/cli.h"
 #include "fuse/gsrc.h"
 #include "ssid/ptable.h"
 #include "ssid/ssierr.h"
@@ -394,20 +395,6 @@ static void print_table(const struct ptable_rctx *r, const struct sel *s,
 		}
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	}
-	putchar('"');
-}
-
 static void print_json(const struct ptable_rctx *r, const struct ptable_proc **v, size_t nv)
 {
 	static const char *const strs[] = {"user", "comm", "args", "stat", "node", "home", "tty"};
@@ -426,7 +413,7 @@ static void print_json(const struct ptable_rctx *r, const struct ptable_proc **v
 		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
 			col_by_name(strs[k])->text(r, p, text, sizeof(text));
 			printf("\"%s\":", strs[k]);
-			json_str(text);
+			cli_json_str(text);
 			putchar(',');
 		}
 		printf("\"node_id\":%u,\"home_id\":%u,\"state\":\"%c\",\"utime\":%" PRIu64

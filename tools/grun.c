@@ -4,6 +4,7 @@
  * command line, finds the daemon's run directory in the config, resolves -n NODE and, for
  * --best, chooses the node from the daemon's load table with the pure rule of ssid/place.h.
  */
+#include "tools/lib/cli.h"
 #include "migrate/deputy.h"
 #include "ssid/client.h"
 #include "ssid/config.h"
@@ -39,35 +40,6 @@ static void usage(FILE *f)
 		"               here if the node refuses). GRUN_VERBOSE=1 prints why.\n"
 		"  -c CONF      ssid config (default $SSID_CONF or %s)\n",
 		CONFIG_DEFAULT_PATH);
-}
-
-/* NODE -> id: digits, or a name from the daemon's node list; -1 (message printed). */
-static int node_id(const char *run_dir, const char *s)
-{
-	char sock[PATH_MAX + 16], err[512], *end;
-	struct client *cl;
-	struct client_node *v;
-	size_t n;
-	int id = -1;
-	long l = strtol(s, &end, 10);
-
-	if (!*end && l >= 1 && l <= 511)
-		return (int)l;
-	snprintf(sock, sizeof(sock), "%s/%s", run_dir, CTL_SOCK_NAME);
-	if (client_open(&cl, sock, err, sizeof(err)) < 0) {
-		fprintf(stderr, "grun: %s\n", err);
-		return -1;
-	}
-	if (client_nodes(cl, &v, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(v[i].name, s))
-				id = v[i].id;
-		free(v);
-	}
-	client_close(cl);
-	if (id < 0)
-		fprintf(stderr, "grun: no node named '%s' (see ssictl nodes)\n", s);
-	return id;
 }
 
 /* --best: the node chosen by place_choose() from the daemon's node list; 0 = here (also
@@ -169,7 +141,7 @@ int main(int argc, char **argv)
 	if (best)
 		node = best_node(&c);
 	else if (node_arg)
-		node = node_id(run_dir, node_arg);
+		node = cli_node_id("grun", run_dir, node_arg);
 	config_free(&c);
 	if (node < 0)
 		return 1;

@@ -8,6 +8,7 @@
  * owns sampling, the curses screen, the plain-text frames of -b and the --json object.
  * One frame is laid out once (struct out) and either drawn by curses or printed.
  */
+#include "tools/lib/cli.h"
 #include "db/db.h"
 #include "fuse/gsrc.h"
 #include "ssid/client.h"
@@ -430,20 +431,6 @@ static void frame(const struct mon *mo, struct out *o, int ntop)
 
 /* ------------------------------------------------------------------ JSON */
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == '"' || *c == '\\')
-			printf("\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
-			printf("\\u%04x", *c);
-		else
-			putchar(*c);
-	}
-	putchar('"');
-}
-
 /* A figure, or null when unknown. */
 static void json_num(const char *key, double v, const char *sep)
 {
@@ -460,7 +447,7 @@ static void json_frame(const struct mon *mo)
 	int shown = 0;
 
 	printf("{\"time\":%lld,\"node\":", (long long)mo->when);
-	json_str(gsrc_node_name(mo->src));
+	cli_json_str(gsrc_node_name(mo->src));
 	printf(",\"totals\":{\"nodes\":%" PRIu32 ",\"nodes_up\":%" PRIu32 ",\"cpus\":%" PRIu32 ",",
 	       t->nodes, t->nodes_up, t->cpus);
 	json_num("load", t->load, ",");
@@ -471,7 +458,7 @@ static void json_frame(const struct mon *mo)
 	for (size_t i = 0; i < mo->m.nnodes; i++) {
 		const struct gtop_node *g = &mo->m.nodes[i];
 		printf("%s\n{\"id\":%u,\"name\":", i ? "," : "", g->id);
-		json_str(g->name);
+		cli_json_str(g->name);
 		printf(",\"state\":\"%s\",\"cpus\":%" PRIu32 ",", ptable_node_state_name(g->state),
 		       g->cpus);
 		json_num("load", g->load, ",");
@@ -490,39 +477,39 @@ static void json_frame(const struct mon *mo)
 		user_text(g->p->uid[1], user, sizeof(user));
 		args_text(g->p, args, sizeof(args));
 		printf("%s\n{\"gpid\":%" PRIu32 ",\"node\":", shown ? "," : "", g->p->gpid);
-		json_str(node_name(mo, g->p->node, a, sizeof(a)));
+		cli_json_str(node_name(mo, g->p->node, a, sizeof(a)));
 		printf(",\"home\":");
-		json_str(node_name(mo, g->p->home, b, sizeof(b)));
+		cli_json_str(node_name(mo, g->p->home, b, sizeof(b)));
 		printf(",\"user\":");
-		json_str(user);
+		cli_json_str(user);
 		printf(",\"uid\":%" PRIu32 ",", g->p->uid[1]);
 		json_num("pcpu", g->pct, ",");
 		printf("\"cpu_s\":%.2f,\"rss_kb\":%" PRIu64 ",\"comm\":",
 		       (double)g->ticks / (double)mo->hz, g->p->vm[PTABLE_VM_RSS]);
-		json_str(g->p->comm);
+		cli_json_str(g->p->comm);
 		printf(",\"args\":");
-		json_str(args);
+		cli_json_str(args);
 		putchar('}');
 		shown++;
 	}
 	printf("],\n\"migrations\":");
 	if (mo->mig_note[0]) {
 		printf("null,\"migrations_note\":");
-		json_str(mo->mig_note);
+		cli_json_str(mo->mig_note);
 	} else {
 		putchar('[');
 		for (size_t i = 0; i < mo->nmig; i++) {
 			const struct db_mig *g = &mo->mig[i];
 			printf("%s\n{\"id\":%lld,\"gpid\":%" PRIu32 ",\"from\":", i ? "," : "",
 			       (long long)g->id, g->gpid);
-			json_str(node_name(mo, (unsigned)g->from_node, a, sizeof(a)));
+			cli_json_str(node_name(mo, (unsigned)g->from_node, a, sizeof(a)));
 			printf(",\"to\":");
-			json_str(node_name(mo, (unsigned)g->to_node, b, sizeof(b)));
+			cli_json_str(node_name(mo, (unsigned)g->to_node, b, sizeof(b)));
 			printf(",\"start_ms\":%lld,\"end_ms\":%lld,\"bytes\":%" PRIu64
 			       ",\"outcome\":\"%s\",\"error\":",
 			       (long long)g->start_ms, (long long)g->end_ms, g->bytes,
 			       db_mig_outcome_str(g->outcome));
-			json_str(g->error);
+			cli_json_str(g->error);
 			putchar('}');
 		}
 		putchar(']');

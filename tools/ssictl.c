@@ -6,6 +6,7 @@
  * status/nodes/events ask the daemon over run_dir/ssid.sock (client.h); keygen and trust
  * work on the files named in the config and need no daemon. Exit: 0 ok, 1 failure, 2 usage.
  */
+#include "tools/lib/cli.h"
 #include "db/db.h"
 #include "ssid/client.h"
 #include "ssid/config.h"
@@ -76,21 +77,6 @@ static struct client *connect_daemon(void)
 	return cl;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static const char *fmt_age(int64_t ms, char *b, size_t cap)
 {
 	if (ms < 0)
@@ -130,9 +116,9 @@ static int cmd_nodes(int argc, char **argv)
 		printf("[");
 		for (size_t i = 0; i < n; i++) {
 			printf("%s\n  {\"id\": %d, \"name\": ", i ? "," : "", v[i].id);
-			json_str(v[i].name);
+			cli_json_str(v[i].name);
 			printf(", \"address\": ");
-			json_str(v[i].addr);
+			cli_json_str(v[i].addr);
 			printf(", \"state\": \"%s\", \"self\": %s, \"load\": %.3f, \"runq\": %.2f, "
 			       "\"cpu_use\": %.3f, \"psi_cpu\": %.2f, \"cpus\": %u, \"speed\": "
 			       "%.3f, "
@@ -143,7 +129,7 @@ static int cmd_nodes(int argc, char **argv)
 			       (unsigned long long)v[i].mem_total_kb,
 			       (unsigned long long)v[i].mem_free_kb, (long long)v[i].age_ms,
 			       (long long)v[i].since_ms, v[i].blocked ? "true" : "false");
-			json_str(v[i].kernel);
+			cli_json_str(v[i].kernel);
 			printf("}");
 		}
 		printf("%s]\n", n ? "\n" : "");
@@ -187,9 +173,9 @@ static int cmd_status(int argc, char **argv)
 	}
 	if (json) {
 		printf("{\"id\": %d, \"name\": ", s.id);
-		json_str(s.name);
+		cli_json_str(s.name);
 		printf(", \"listen\": ");
-		json_str(s.listen);
+		cli_json_str(s.listen);
 		printf(", \"uptime_ms\": %lld, \"links\": %u, \"links_up\": %u, \"peers_up\": %u, "
 		       "\"peers_known\": %u, \"frames_tx\": %llu, \"frames_rx\": %llu, "
 		       "\"bytes_tx\": %llu, \"bytes_rx\": %llu, \"gossip_msgs\": %llu, "
@@ -204,7 +190,7 @@ static int cmd_status(int argc, char **argv)
 		       s.load_export, s.load_local, s.runq, s.cpu_use, s.psi_cpu, s.cpus, s.speed,
 		       (unsigned long long)s.mem_total_kb, (unsigned long long)s.mem_free_kb,
 		       s.blocked ? "true" : "false");
-		json_str(s.db_path);
+		cli_json_str(s.db_path);
 		printf("}\n");
 		return 0;
 	}
@@ -307,9 +293,9 @@ static int cmd_events(int argc, char **argv)
 			printf("%s\n  {\"id\": %lld, \"t_ms\": %lld, \"node\": %d, \"kind\": ",
 			       i ? "," : "", (long long)v[i].id, (long long)v[i].t_ms,
 			       v[i].node_id);
-			json_str(v[i].kind);
+			cli_json_str(v[i].kind);
 			printf(", \"text\": ");
-			json_str(v[i].text);
+			cli_json_str(v[i].text);
 			printf("}");
 		} else {
 			time_t t = (time_t)(v[i].t_ms / 1000);
@@ -397,7 +383,7 @@ static int cmd_history(int argc, char **argv)
 			       (long long)g->freeze_ms, (long long)g->transfer_ms,
 			       (long long)g->restore_ms, (unsigned long long)g->bytes,
 			       db_mig_outcome_str(g->outcome));
-			json_str(g->error);
+			cli_json_str(g->error);
 			printf("}");
 			continue;
 		}

@@ -66,8 +66,12 @@ else
 	for _ in $(seq 30); do w=$(where mig_ticker); [ "$w" = 3 ] && break; sleep 0.1; done
 	[ "$w" = 3 ] && ok "grun --best from node1 runs it on node3 only ($(grep -- '--best' "$work/best.err"))" ||
 		bad "grun --best: it runs on '$w': $(cat "$work/best.err")"
-	seen=$(X 1 gps -e -o gpid,node,home --no-headers 2>/dev/null | awk -v g="${gpid:-x}" '$1 == g' | tr -s ' ' | sed 's/^ //')
-	[[ $seen == "$gpid node3 node1" ]] && ok "gps on node1: '$seen'" || bad "gps on node1: '$seen' (gpid '$gpid')"
+	# gps reads the cluster table, refreshed every ~0.5 s: give it a few refreshes
+	gps_row() {
+		seen=$(X 1 gps -e -o gpid,node,home --no-headers 2>/dev/null | awk -v g="${gpid:-x}" '$1 == g' | tr -s ' ' | sed 's/^ //')
+		[[ $seen == "$gpid node3 node1" ]]
+	}
+	wait_until 3 0.2 gps_row && ok "gps on node1: '$seen'" || bad "gps on node1: '$seen' (gpid '$gpid')"
 	wait $runner
 	"$ticker" 30 0 7 >"$work/ref.out"
 	# busy mode ends every line with "on NODE": all on node3, else identical to a local run
