@@ -82,8 +82,13 @@ static const char schema_v2_sql[] =
 	"CREATE INDEX migrations_gpid ON migrations (gpid, start_t);\n"
 	"CREATE INDEX migrations_pending ON migrations (id) WHERE outcome = 0;\n";
 
+/* Version 3: why a migration was made ("" by hand, "auto: ..." by the balancer). */
+static const char schema_v3_sql[] =
+	"ALTER TABLE migrations ADD COLUMN reason TEXT NOT NULL DEFAULT '';\n";
+
 /* upgrades[v] turns a version-v file into version v+1; upgrades[0] creates from nothing. */
-static const char *const upgrades[DB_SCHEMA_VERSION] = {db_schema_v1_sql, schema_v2_sql};
+static const char *const upgrades[DB_SCHEMA_VERSION] = {db_schema_v1_sql, schema_v2_sql,
+							schema_v3_sql};
 
 int db_seterr(struct db *db, int r, const char *fmt, ...)
 {

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 2 /* the schema this build writes; older files are upgraded */
+#define DB_SCHEMA_VERSION 3 /* the schema this build writes; older files are upgraded */
 
 #define DB_NODE_MIN	1
 #define DB_NODE_MAX	511
@@ -173,7 +173,8 @@ struct db_proc {
 	char cmd[DB_CMD_MAX];
 	int state;	  /* enum db_proc_state */
 	int64_t since_ms; /* when state or node last changed */
-	int64_t mig_id;	  /* migration in flight (DB_PROC_MIGRATING), else 0 (schema 2) */
+	int64_t mig_id;	  /* MIGRATING: the move in flight; RUNNING: the move that committed
+			   * it to node, 0 if none (ssid/mig_adopt.c after a restart) (schema 2) */
 };
 
 /* Insert or replace the record of p->gpid. */
@@ -212,9 +213,11 @@ struct db_mig {
 	int64_t freeze_ms; /* durations, -1 = step not reached */
 	int64_t transfer_ms;
 	int64_t restore_ms;
-	uint64_t bytes;		 /* image bytes sent */
-	int outcome;		 /* enum db_mig_outcome */
-	char error[DB_TEXT_MAX]; /* why it failed, "" if ok */
+	uint64_t bytes;		  /* image bytes sent */
+	int outcome;		  /* enum db_mig_outcome */
+	char error[DB_TEXT_MAX];  /* why it failed, "" if ok */
+	char reason[DB_TEXT_MAX]; /* who asked and why: "" = by hand (gmigrate, grun -n);
+				   * "auto: ..." = the balancer (ssid/balance.h); schema 3 */
 };
 
 /* Record a migration that starts now (pending, durations -1, bytes 0). *id gets its id. */
@@ -223,6 +226,8 @@ int db_mig_start(struct db *db, uint32_t gpid, int from_node, int to_node, int64
 /* Record the end of migration m->id: end_ms, freeze/transfer/restore_ms, bytes, outcome,
  * error (other fields ignored). -ENOENT if unknown. May be called again (last call wins). */
 int db_mig_finish(struct db *db, const struct db_mig *m);
+/* Set migration id's reason (db_mig.reason, < DB_TEXT_MAX bytes). 0, -ENOENT if unknown. */
+int db_mig_set_reason(struct db *db, int64_t id, const char *reason);
 /* -ENOENT if unknown. */
 int db_mig_get(struct db *db, int64_t id, struct db_mig *m);
 /* Newest first (by start_ms, then id), at most limit; gpid 0 = every process.

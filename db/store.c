@@ -18,7 +18,7 @@
 #define PROC_COLS "gpid, home_node, node, uid, cmd, state, since, mig_id"
 #define MIG_COLS                                                                                   \
 	"id, gpid, from_node, to_node, start_t, end_t, freeze_ms, transfer_ms, restore_ms, "       \
-	"bytes, outcome, error"
+	"bytes, outcome, error, reason"
 
 const char *db_node_state_str(int state)
 {
@@ -355,6 +355,7 @@ static void fill_mig(void *v, sqlite3_stmt *s)
 	m->bytes = (uint64_t)sqlite3_column_int64(s, 9);
 	m->outcome = sqlite3_column_int(s, 10);
 	db_col_text(s, 11, m->error, sizeof(m->error));
+	db_col_text(s, 12, m->reason, sizeof(m->reason));
 }
 
 /* Keep at most mig_max_rows finished migrations (+1/16 slack); pending ones stay. */
@@ -439,6 +440,21 @@ int db_mig_finish(struct db *db, const struct db_mig *m)
 	sqlite3_bind_int(s, 7, m->outcome);
 	sqlite3_bind_text(s, 8, m->error, -1, SQLITE_STATIC);
 	return exec_changed(db, s, "finish migration", "such migration");
+}
+
+int db_mig_set_reason(struct db *db, int64_t id, const char *reason)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if ((r = db_check_str(db, reason, DB_TEXT_MAX, 0, "migration reason")))
+		return r;
+	s = db_stmt(db, ST_MIG_REASON, "UPDATE migrations SET reason = ?2 WHERE id = ?1");
+	if (!s)
+		return SSI_E_DB;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
+	return exec_changed(db, s, "set migration reason", "such migration");
 }
 
 int db_mig_get(struct db *db, int64_t id, struct db_mig *m)

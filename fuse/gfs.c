@@ -62,13 +62,33 @@ struct gfh {
 		uint64_t off, len; /* len 0: free */
 	} rng[WB_MAX];
 	int orphan; /* released with writes in flight: the last answer frees it */
+	/* the opener's uid and gid: every request on the handle is made as them */
+	uint32_t uid, gid;
+	/* to reopen it after its server restarted (reopen()): under rlock; fh is read and
+	 * replaced atomically */
+	pthread_mutex_t rlock;
+	char *path; /* the FUSE path at open; the current one is used when FUSE gives it */
+	uint32_t flags, ngroups;
+	uint32_t groups[NGROUPS_SEND];
+	struct fsmsg_fileid id;
 };
+
+static void gfh_free(struct gfh *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_destroy(&h->rlock);
+	free(h->path);
+	free(h);
+}
 
 /* One asynchronous WRITE. */
 struct wctx {
 	struct gfh *h;
 	int slot;
 	size_t len;
+	uint64_t off, fh; /* fh: the handle it went out with */
+	uint8_t data[];	  /* a copy: sent again after a reopen (redo()) */
 };
 
 static struct {
@@ -172,6 +192,7 @@ struct call {
 	struct wire_msg req, rep;
 	uint32_t groups[NGROUPS_SEND];
 	uint32_t node;
+	int nobarrier; /* not behind the writes in flight (reopen()'s OPEN and CLOSE) */
 };
 
 /* A request of op as the caller (uid, gid; groups only where a path is resolved). */
@@ -182,6 +203,8 @@ static void call_init(struct call *c, uint32_t op, int with_groups)
 
 	wire_msg_init(&c->req, WIRE_FILE_REQ, 0);
 	q->op = op;
+	if (!ctx) /* redo()'s thread: requests on a handle, made as its opener */
+		return;
 	q->uid = ctx->uid;
 	q->gid = ctx->gid;
 	if (with_groups) {
@@ -223,7 +246,7 @@ static int from_daemon(void)
 {
 	char p[64];
 	struct stat st;
-	pid_t tid = fuse_get_context()->pid;
+	pid_t tid = fuse_get_context() ? fuse_get_context()->pid : 0;
 
 	if (!G.daemon || tid <= 0)
 		return 0;
@@ -233,7 +256,7 @@ static int from_daemon(void)
 
 static int call_run(struct call *c)
 {
-	int r = c->req.u.file_req.op == WIRE_FOP_WRITE ? 0 : barrier();
+	int r = c->req.u.file_req.op == WIRE_FOP_WRITE || c->nobarrier ? 0 : barrier();
 
 	if (r == 0 && from_daemon())
 		r = -ELOOP;
@@ -254,6 +277,96 @@ static int call_run(struct call *c)
 static void call_done(struct call *c)
 {
 	wire_msg_free(&c->rep);
+}
+
+/* A request of op on handle h, made as h's opener, whose rights open checked (as for a local
+ * file): the serving node binds a handle to its opener's uid, while the kernel sends READ and
+ * WRITE as whichever task faults or writes (a user's restored process faulting in a file its
+ * restore opened as root: EBADF, SIGBUS) and RELEASE as uid 0. */
+static void call_init_fh(struct call *c, uint32_t op, const struct gfh *h)
+{
+	call_init(c, op, 0);
+	c->node = h->node;
+	c->req.u.file_req.fh = __atomic_load_n(&h->fh, __ATOMIC_ACQUIRE);
+	c->req.u.file_req.uid = h->uid;
+	c->req.u.file_req.gid = h->gid;
+}
+
+/* A CLOSE of fh on node, as h's opener; its answer is not awaited beyond the call. */
+static void close_fh(const struct gfh *h, uint64_t fh)
+{
+	struct call c;
+
+	memset(&c, 0, sizeof(c));
+	call_init_fh(&c, WIRE_FOP_CLOSE, h);
+	c.req.u.file_req.fh = fh;
+	c.nobarrier = 1;
+	if (call_run(&c) == 0)
+		call_done(&c);
+}
+
+/*
+ * h's server restarted (a request with handle used got ESTALE): open the same file again by
+ * path (FUSE's current one, else the one at open) as its opener with its flags but O_CREAT,
+ * O_EXCL, O_TRUNC, check that it is the same file, and make the new handle h's. Another
+ * thread may have done it already (h->fh is no longer used). 0, or -ESTALE when the file
+ * cannot be reopened or the name now leads to another file (never another file's bytes).
+ */
+static int reopen(struct gfh *h, uint64_t used, const char *path)
+{
+	struct fsmsg_fileid id;
+	struct call c;
+	const char *rest;
+	uint32_t node;
+	int r = 0;
+
+	pthread_mutex_lock(&h->rlock);
+	if (__atomic_load_n(&h->fh, __ATOMIC_ACQUIRE) != used)
+		goto out;
+	if (split(path ? path : h->path, &node, &rest) != 0 || node != h->node) {
+		r = -ESTALE;
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	call_init_fh(&c, WIRE_FOP_OPEN, h);
+	c.nobarrier = 1; /* redo() reopens while its own write counts as in flight */
+	c.req.u.file_req.fh = 0;
+	c.req.u.file_req.path = rest;
+	c.req.u.file_req.flags = fsmsg_reopen_flags(h->flags);
+	c.req.u.file_req.groups = h->ngroups ? h->groups : NULL;
+	c.req.u.file_req.ngroups = h->ngroups;
+	if (call_run(&c) < 0) {
+		r = -ESTALE;
+		goto out;
+	}
+	fsmsg_fileid_from_reply(&id, &c.rep.u.file_reply);
+	if (!fsmsg_same_file(&h->id, &id)) {
+		close_fh(h, c.rep.u.file_reply.fh);
+		r = -ESTALE;
+	} else {
+		__atomic_store_n(&h->fh, c.rep.u.file_reply.fh, __ATOMIC_RELEASE);
+		close_fh(h, used); /* the server has none: only for ssid's list of open files */
+	}
+	call_done(&c);
+out:
+	pthread_mutex_unlock(&h->rlock);
+	return r;
+}
+
+/* call_run() of a request on handle h (made by call_init_fh), sent once more after a reopen
+ * when the server restarted since h was opened (fsmsg_should_reopen()). */
+static int call_run_fh(struct call *c, struct gfh *h, const char *path)
+{
+	uint64_t used = c->req.u.file_req.fh;
+	int r = call_run(c);
+
+	if (!fsmsg_should_reopen(c->req.u.file_req.op, r, 0))
+		return r;
+	r = reopen(h, used, path);
+	if (r < 0)
+		return r;
+	c->req.u.file_req.fh = __atomic_load_n(&h->fh, __ATOMIC_ACQUIRE);
+	return call_run(c);
 }
 
 /* A path operation with no result beyond its status. */
@@ -286,15 +399,13 @@ static int path_op(uint32_t op, const char *path, const char *path2, uint32_t mo
 static int fh_op(uint32_t op, const struct fuse_file_info *fi, uint64_t offset, uint32_t flags,
 		 struct call *c)
 {
-	const struct gfh *h = (const struct gfh *)(uintptr_t)fi->fh;
+	struct gfh *h = (struct gfh *)(uintptr_t)fi->fh;
 
 	memset(c, 0, sizeof(*c));
-	call_init(c, op, 0);
-	c->node = h->node;
-	c->req.u.file_req.fh = h->fh;
+	call_init_fh(c, op, h);
 	c->req.u.file_req.offset = offset;
 	c->req.u.file_req.flags = flags;
-	return call_run(c);
+	return call_run_fh(c, h, NULL);
 }
 
 /* ---- operations ---- */
@@ -448,13 +559,18 @@ static int do_open(const char *path, int flags, mode_t mode, struct fuse_file_in
 	const char *rest;
 	int r;
 
+	if (h && !(h->path = strdup(path))) {
+		free(h);
+		h = NULL;
+	}
 	if (!h)
 		return -ENOMEM;
+	pthread_mutex_init(&h->rlock, NULL);
 	h->append = (flags & O_APPEND) != 0;
 	memset(&c, 0, sizeof(c));
 	r = split(path, &c.node, &rest);
 	if (r) {
-		free(h);
+		gfh_free(h);
 		return r > 0 ? -EISDIR : r;
 	}
 	call_init(&c, WIRE_FOP_OPEN, 1);
@@ -463,11 +579,19 @@ static int do_open(const char *path, int flags, mode_t mode, struct fuse_file_in
 	c.req.u.file_req.mode = mode;
 	r = call_run(&c);
 	if (r < 0) {
-		free(h);
+		gfh_free(h);
 		return r;
 	}
 	h->node = c.node;
 	h->fh = c.rep.u.file_reply.fh;
+	h->uid = c.req.u.file_req.uid;
+	h->gid = c.req.u.file_req.gid;
+	h->flags = (uint32_t)flags;
+	h->ngroups = (uint32_t)c.req.u.file_req.ngroups;
+	if (h->ngroups > NGROUPS_SEND)
+		h->ngroups = NGROUPS_SEND;
+	memcpy(h->groups, c.groups, h->ngroups * sizeof(h->groups[0]));
+	fsmsg_fileid_from_reply(&h->id, &c.rep.u.file_reply);
 	call_done(&c);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 0;
@@ -489,7 +613,6 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 {
 	size_t got = 0;
 
-	(void)path;
 	while (got < size) {
 		size_t want = size - got;
 		struct call c;
@@ -499,12 +622,10 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 		if (want > IO_CHUNK)
 			want = IO_CHUNK;
 		memset(&c, 0, sizeof(c));
-		call_init(&c, WIRE_FOP_READ, 0);
-		c.node = ((const struct gfh *)(uintptr_t)fi->fh)->node;
-		c.req.u.file_req.fh = ((const struct gfh *)(uintptr_t)fi->fh)->fh;
+		call_init_fh(&c, WIRE_FOP_READ, (const struct gfh *)(uintptr_t)fi->fh);
 		c.req.u.file_req.offset = (uint64_t)off + got;
 		c.req.u.file_req.length = (uint32_t)want;
-		r = call_run(&c);
+		r = call_run_fh(&c, (struct gfh *)(uintptr_t)fi->fh, path);
 		if (r < 0)
 			return got ? (int)got : r;
 		n = c.rep.u.file_reply.data_len < want ? c.rep.u.file_reply.data_len : want;
@@ -517,7 +638,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	return (int)got;
 }
 
-static int write_sync(const struct gfh *h, const char *buf, size_t size, off_t off)
+static int write_sync(struct gfh *h, const char *path, const char *buf, size_t size, off_t off)
 {
 	size_t put = 0;
 
@@ -529,13 +650,11 @@ static int write_sync(const struct gfh *h, const char *buf, size_t size, off_t o
 		if (want > IO_CHUNK)
 			want = IO_CHUNK;
 		memset(&c, 0, sizeof(c));
-		call_init(&c, WIRE_FOP_WRITE, 0);
-		c.node = h->node;
-		c.req.u.file_req.fh = h->fh;
+		call_init_fh(&c, WIRE_FOP_WRITE, h);
 		c.req.u.file_req.offset = (uint64_t)off + put;
 		c.req.u.file_req.data = (const uint8_t *)buf + put;
 		c.req.u.file_req.data_len = want;
-		r = call_run(&c);
+		r = call_run_fh(&c, h, path);
 		if (r < 0)
 			return put ? (int)put : r;
 		n = c.rep.u.file_reply.value;
@@ -547,17 +666,52 @@ static int write_sync(const struct gfh *h, const char *buf, size_t size, off_t o
 	return (int)put;
 }
 
+static void write_end(struct wctx *w, int e);
+
+/* An asynchronous WRITE that found its server restarted (ESTALE), on a thread of its own:
+ * reopen the file and send it again (synchronously); it counts as in flight until then, so
+ * every later request of any file still sees it done first. */
+static void *redo(void *arg)
+{
+	struct wctx *w = arg;
+	int r = reopen(w->h, w->fh, NULL);
+
+	if (r == 0)
+		r = write_sync(w->h, NULL, (const char *)w->data, w->len, (off_t)w->off);
+	write_end(w, r == (int)w->len ? 0 : r < 0 ? r : -EIO);
+	return NULL;
+}
+
 /* The answer to an asynchronous WRITE (on gfsconn's reader thread). */
 static void write_done(void *ctx, int r, const struct wire_msg *rep)
 {
 	struct wctx *w = ctx;
-	struct gfh *h = w->h;
-	int e = r, free_it;
+	int e = r;
+	pthread_attr_t a;
+	pthread_t t;
 
 	if (!e && rep->u.file_reply.err < 0)
 		e = rep->u.file_reply.err < -4095 ? -EIO : rep->u.file_reply.err;
 	if (!e && rep->u.file_reply.value != w->len)
 		e = -EIO; /* a short write: the serving node hit an error after some bytes */
+	if (e == -ESTALE && pthread_attr_init(&a) == 0) {
+		int started;
+
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &a, redo, w) == 0;
+		pthread_attr_destroy(&a);
+		if (started)
+			return;
+	}
+	write_end(w, e);
+}
+
+/* A WRITE of w is over with e (0 or -errno): e is h's first error if it has none yet. */
+static void write_end(struct wctx *w, int e)
+{
+	struct gfh *h = w->h;
+	int free_it;
+
 	pthread_mutex_lock(&G.wlock);
 	if (e && !h->err)
 		h->err = e;
@@ -568,7 +722,7 @@ static void write_done(void *ctx, int r, const struct wire_msg *rep)
 	pthread_cond_broadcast(&G.wcond);
 	pthread_mutex_unlock(&G.wlock);
 	if (free_it)
-		free(h);
+		gfh_free(h);
 	free(w);
 }
 
@@ -598,10 +752,9 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	struct call c;
 	int r = 0, slot = 0;
 
-	(void)path;
 	if (h->append || size > IO_CHUNK || !size)
-		return barrier() < 0 ? -EIO : write_sync(h, buf, size, off);
-	w = malloc(sizeof(*w));
+		return barrier() < 0 ? -EIO : write_sync(h, path, buf, size, off);
+	w = malloc(sizeof(*w) + size);
 	if (!w)
 		return -ENOMEM;
 	clock_gettime(CLOCK_REALTIME, &dl);
@@ -625,10 +778,11 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		free(w);
 		return r;
 	}
-	*w = (struct wctx){.h = h, .slot = slot, .len = size};
+	*w = (struct wctx){.h = h, .slot = slot, .len = size, .off = (uint64_t)off};
+	memcpy(w->data, buf, size);
 	memset(&c, 0, sizeof(c));
-	call_init(&c, WIRE_FOP_WRITE, 0);
-	c.req.u.file_req.fh = h->fh;
+	call_init_fh(&c, WIRE_FOP_WRITE, h);
+	w->fh = c.req.u.file_req.fh;
 	c.req.u.file_req.offset = (uint64_t)off;
 	c.req.u.file_req.data = (const uint8_t *)buf; /* encoded before the call returns */
 	c.req.u.file_req.data_len = size;
@@ -707,7 +861,7 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	if (h->inflight)
 		h = NULL;
 	pthread_mutex_unlock(&G.wlock);
-	free(h);
+	gfh_free(h);
 	return 0;
 }
 

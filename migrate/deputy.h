@@ -22,19 +22,28 @@
 #define DEPUTY_SOCK_NAME "mig.sock"
 #define DEPUTY_MAX_MSG	 (2u << 20)
 
+/* stdin of a process away from grun: bytes ssid keeps until the process read them. */
+#define DEPUTY_STDIN_WINDOW (1u << 20)
+
 enum deputy_type {
-	DEPUTY_REGISTER = 1, /* grun->ssid: u32 pid (its child), str cmd */
-	DEPUTY_REGISTERED,   /* ssid->grun: u32 gpid */
-	DEPUTY_CHILD,	     /* grun->ssid: i64 wait status of the local child (it was reaped) */
-	DEPUTY_SIGNAL,	     /* grun->ssid: u32 signo (deliver wherever the process runs) */
-	DEPUTY_STDIN,	     /* grun->ssid: u8 eof, bytes data */
-	DEPUTY_OUTPUT,	     /* ssid->grun: u8 stream (1, 2), u8 eof, bytes data */
-	DEPUTY_WHERE,	     /* ssid->grun: u16 node now holding the process */
-	DEPUTY_EXIT,	     /* ssid->grun: i64 wait status, str text ("" or why it was lost) */
-	DEPUTY_MIGRATE,	     /* gmigrate->ssid: u32 gpid, u16 destination node */
-	DEPUTY_PROGRESS,     /* ssid->gmigrate: str step */
-	DEPUTY_RESULT,	     /* ssid->gmigrate: struct deputy_result */
-	DEPUTY_ERROR,	     /* ssid->client: i64 code, str text (request refused) */
+	DEPUTY_REGISTER = 1,  /* grun->ssid: u32 pid (its child), str cmd */
+	DEPUTY_REGISTERED,    /* ssid->grun: u32 gpid */
+	DEPUTY_CHILD,	      /* grun->ssid: i64 wait status of the local child (it was reaped) */
+	DEPUTY_SIGNAL,	      /* grun->ssid: u32 signo (deliver wherever the process runs) */
+	DEPUTY_STDIN,	      /* grun->ssid: u8 eof, bytes data */
+	DEPUTY_OUTPUT,	      /* ssid->grun: u8 stream (1, 2), u8 eof, bytes data */
+	DEPUTY_WHERE,	      /* ssid->grun: u16 node now holding the process */
+	DEPUTY_EXIT,	      /* ssid->grun: i64 wait status, str text ("" or why it was lost) */
+	DEPUTY_MIGRATE,	      /* gmigrate->ssid: u32 gpid, u16 destination node */
+	DEPUTY_PROGRESS,      /* ssid->gmigrate: str step */
+	DEPUTY_RESULT,	      /* ssid->gmigrate: struct deputy_result */
+	DEPUTY_ERROR,	      /* ssid->client: i64 code, str text (request refused) */
+	DEPUTY_REATTACH = 32, /* grun->ssid: u32 gpid: its deputy again, after ssid restarted;
+			       * answer REGISTERED then WHERE, kept OUTPUT/EXIT, or ERROR */
+
+	/* ssid->grun: u64 limit: grun may send STDIN bytes until it sent limit in all on this
+	 * connection (it starts with DEPUTY_STDIN_WINDOW); an older grun ignores it */
+	DEPUTY_STDIN_CREDIT = 33,
 };
 
 /* Outcome of one migration as reported to gmigrate. Durations in ms, -1 = not reached. */

@@ -349,12 +349,12 @@ static void kill_frozen(struct dump_handle *h)
 		;
 }
 
-static int write_image(struct dumper *d, int fd, struct dump_stats *st)
+static int write_image(struct dumper *d, int fd, struct shmring *ring, struct dump_stats *st)
 {
 	struct image_writer w;
 	char *err = d->err;
 	size_t errlen = d->errlen;
-	int r = image_writer_start(&w, fd);
+	int r = ring ? image_writer_start_ring(&w, ring) : image_writer_start(&w, fd);
 	if (r == 0)
 		r = cr_state_write(&w, &d->s);
 	if (r < 0)
@@ -367,7 +367,7 @@ static int write_image(struct dumper *d, int fd, struct dump_stats *st)
 	}
 	if (r == 0)
 		r = image_writer_finish(&w);
-	if (r == 0 && fsync(fd) < 0 && errno != EINVAL && errno != EROFS) {
+	if (r == 0 && !ring && fsync(fd) < 0 && errno != EINVAL && errno != EROFS) {
 		r = -errno;
 		snprintf(err, errlen, "fsync image: %s", strerror(errno));
 	}
@@ -381,8 +381,8 @@ static int write_image(struct dumper *d, int fd, struct dump_stats *st)
 
 /* Everything up to a complete image with the process still frozen in h. On failure the
  * process is running as before (or detached as found). */
-static int begin(pid_t pid, int fd, struct dump_handle *h, struct dump_stats *st, char *err,
-		 size_t errlen)
+static int begin(pid_t pid, int fd, struct shmring *ring, struct dump_handle *h,
+		 struct dump_stats *st, char *err, size_t errlen)
 {
 	struct dumper d = {.pid = pid, .err = err, .errlen = errlen};
 	memset(h, 0, sizeof(*h));
@@ -434,7 +434,7 @@ static int begin(pid_t pid, int fd, struct dump_handle *h, struct dump_stats *st
 		snprintf(err, errlen, "fault injected at checkpoint.after_collect");
 	}
 	if (r == 0)
-		r = write_image(&d, fd, st);
+		r = write_image(&d, fd, ring, st);
 	/* Frozen with its own registers and mask back in place: should the tracer die before
 	 * dump_release(), the kernel detaches it and it runs on as it was, not with every
 	 * signal blocked. Signals that arrive meanwhile stay pending until the release. */
@@ -460,7 +460,7 @@ int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char 
 	double t0 = now_ms();
 	struct dump_handle h;
 	memset(st, 0, sizeof(*st));
-	int r = begin(pid, fd, &h, st, err, errlen);
+	int r = begin(pid, fd, NULL, &h, st, err, errlen);
 	if (r == 0 && (flags & DUMP_KILL))
 		kill_frozen(&h);
 	else if (r == 0)
@@ -471,8 +471,8 @@ int dump_process(pid_t pid, int fd, unsigned flags, struct dump_stats *st, char 
 	return r;
 }
 
-int dump_begin(pid_t pid, int fd, struct dump_handle **hp, struct dump_stats *st, char *err,
-	       size_t errlen)
+static int begin_alloc(pid_t pid, int fd, struct shmring *ring, struct dump_handle **hp,
+		       struct dump_stats *st, char *err, size_t errlen)
 {
 	double t0 = now_ms();
 	*hp = NULL;
@@ -482,7 +482,7 @@ int dump_begin(pid_t pid, int fd, struct dump_handle **hp, struct dump_stats *st
 		snprintf(err, errlen, "pid %d: out of memory", (int)pid);
 		return -ENOMEM;
 	}
-	int r = begin(pid, fd, h, st, err, errlen);
+	int r = begin(pid, fd, ring, h, st, err, errlen);
 	if (h->tf > 0)
 		st->frozen_ms = now_ms() - h->tf;
 	st->total_ms = now_ms() - t0;
@@ -492,6 +492,18 @@ int dump_begin(pid_t pid, int fd, struct dump_handle **hp, struct dump_stats *st
 	}
 	*hp = h;
 	return 0;
+}
+
+int dump_begin(pid_t pid, int fd, struct dump_handle **hp, struct dump_stats *st, char *err,
+	       size_t errlen)
+{
+	return begin_alloc(pid, fd, NULL, hp, st, err, errlen);
+}
+
+int dump_begin_ring(pid_t pid, struct shmring *ring, struct dump_handle **hp, struct dump_stats *st,
+		    char *err, size_t errlen)
+{
+	return begin_alloc(pid, -1, ring, hp, st, err, errlen);
 }
 
 pid_t dump_handle_pid(const struct dump_handle *h)

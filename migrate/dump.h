@@ -46,6 +46,12 @@ struct dump_handle;
 int dump_begin(pid_t pid, int fd, struct dump_handle **h, struct dump_stats *st, char *err,
 	       size_t errlen);
 
+/* dump_begin() writing into a ring (shmring.h; this process is its producer) instead of an
+ * fd: the same image, no fsync; the caller closes the ring afterwards. */
+struct shmring;
+int dump_begin_ring(pid_t pid, struct shmring *ring, struct dump_handle **h, struct dump_stats *st,
+		    char *err, size_t errlen);
+
 /* The frozen process's pid. */
 pid_t dump_handle_pid(const struct dump_handle *h);
 

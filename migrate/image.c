@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "migrate/image.h"
+#include "migrate/shmring.h"
 #include "ssid/ssierr.h"
 
 static uint32_t crc_table[8][256];
@@ -211,6 +212,71 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
+/* Into a ring: one reservation when the whole write fits in a quarter of it (one wake-up for
+ * the consumer), else piece by piece. */
+static int ring_write_iov(struct shmring *ring, const struct iovec *iov, int cnt)
+{
+	size_t n = 0, room;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	if (n <= shmring_cap(ring) / 4) {
+		int e = shmring_wait_space(ring, n, -1);
+		if (e < 0)
+			return e;
+		uint8_t *d = shmring_wptr(ring, &room);
+		for (int i = 0; i < cnt; i++) {
+			if (iov[i].iov_len)
+				memcpy(d, iov[i].iov_base, iov[i].iov_len);
+			d += iov[i].iov_len;
+		}
+		shmring_commit(ring, n);
+		return 0;
+	}
+	for (int i = 0; i < cnt; i++) {
+		int e = shmring_write(ring, iov[i].iov_base, iov[i].iov_len);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int out_iov(struct image_writer *w, struct iovec *iov, int cnt)
+{
+	return w->ring ? ring_write_iov(w->ring, iov, cnt) : write_iov(w->fd, iov, cnt);
+}
+
+/* Full read from the reader's fd or ring; SSI_E_TRUNCATED at the end before n bytes. */
+static int in_read(struct image_reader *r, void *p, size_t n)
+{
+	if (!r->ring)
+		return read_full(r->fd, p, n);
+	for (uint8_t *d = p; n > 0;) {
+		ssize_t k = shmring_read(r->ring, d, n);
+		if (k == 0)
+			return SSI_E_TRUNCATED;
+		if (k < 0)
+			return k == -EPIPE ? SSI_E_TRUNCATED : (int)k;
+		d += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* In a ring: wait for n bytes in place. SSI_E_TRUNCATED if it ends (or its producer died)
+ * first, like a pipe's end of file. */
+static int ring_view(struct image_reader *r, size_t n, const uint8_t **p)
+{
+	size_t have;
+	int e = shmring_wait_data(r->ring, n, -1);
+	if (e < 0)
+		return e;
+	*p = shmring_rptr(r->ring, &have);
+	if (have >= n)
+		return 0;
+	e = shmring_state(r->ring);
+	return e < 0 && e != -EPIPE ? e : SSI_E_TRUNCATED;
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -224,16 +290,27 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int image_writer_start(struct image_writer *w, int fd)
+static int writer_start(struct image_writer *w, int fd, struct shmring *ring)
 {
 	uint8_t head[12];
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
+	w->ring = ring;
 	memcpy(head, IMAGE_MAGIC, 8);
 	put32(head + 8, IMAGE_VERSION);
 	struct iovec iov = {head, sizeof(head)};
 	w->written = sizeof(head);
-	return write_iov(fd, &iov, 1);
+	return out_iov(w, &iov, 1);
+}
+
+int image_writer_start(struct image_writer *w, int fd)
+{
+	return writer_start(w, fd, NULL);
+}
+
+int image_writer_start_ring(struct image_writer *w, struct shmring *ring)
+{
+	return writer_start(w, -1, ring);
 }
 
 int image_write_section2(struct image_writer *w, uint32_t type, const void *h, size_t hn,
@@ -253,7 +330,7 @@ int image_write_section2(struct image_writer *w, uint32_t type, const void *h, s
 	put32(tail, crc);
 	struct iovec iov[4] = {
 		{head, 16}, {(void *)(uintptr_t)h, hn}, {(void *)(uintptr_t)p, n}, {tail, 4}};
-	int r = write_iov(w->fd, iov, 4);
+	int r = out_iov(w, iov, 4);
 	if (r < 0)
 		return r;
 	w->nsect++;
@@ -278,13 +355,14 @@ int image_writer_finish(struct image_writer *w)
 	return image_write_section(w, IMG_S_END, t, sizeof(t));
 }
 
-int image_reader_start(struct image_reader *r, int fd)
+static int reader_start(struct image_reader *r, int fd, struct shmring *ring)
 {
 	uint8_t head[12];
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->b);
 	r->fd = fd;
-	int e = read_full(fd, head, sizeof(head));
+	r->ring = ring;
+	int e = in_read(r, head, sizeof(head));
 	if (e < 0)
 		return e;
 	r->offset = sizeof(head);
@@ -296,37 +374,66 @@ int image_reader_start(struct image_reader *r, int fd)
 	return 0;
 }
 
+int image_reader_start(struct image_reader *r, int fd)
+{
+	return reader_start(r, fd, NULL);
+}
+
+int image_reader_start_ring(struct image_reader *r, struct shmring *ring)
+{
+	return reader_start(r, -1, ring);
+}
+
 int image_read_section(struct image_reader *r, uint32_t *type, struct buf *payload)
 {
 	uint8_t head[16], tail[4];
+	const uint8_t *in = NULL, *d;
 	*type = 0;
 	buf_view(payload, NULL, 0);
+	if (r->held) { /* the previous section, read in place: its bytes go back to the ring */
+		shmring_consume(r->ring, r->held);
+		r->held = 0;
+	}
 	if (r->done) {
 		/* Nothing may follow the trailer: a longer stream is not this image. */
 		uint8_t x;
-		int e = read_full(r->fd, &x, 1);
+		int e = in_read(r, &x, 1);
 		return e == SSI_E_TRUNCATED ? 1 : e < 0 ? e : SSI_E_CORRUPT;
 	}
-	int e = read_full(r->fd, head, sizeof(head));
+	int e = r->ring ? ring_view(r, sizeof(head), &in) : in_read(r, head, sizeof(head));
 	if (e < 0)
 		return e;
+	if (in)
+		memcpy(head, in, sizeof(head));
 	uint32_t t = get32(head), flags = get32(head + 4);
 	uint64_t len = (uint64_t)get32(head + 8) << 32 | get32(head + 12);
 	if (flags != 0)
 		return SSI_E_CORRUPT;
 	if (len > IMAGE_SECT_MAX)
 		return SSI_E_TOOBIG;
-	buf_reset(&r->b);
-	uint8_t *d = buf_reserve(&r->b, (size_t)len + 1);
-	if (!d)
-		return -ENOMEM;
-	e = read_full(r->fd, d, (size_t)len);
-	if (e < 0)
-		return e;
-	buf_commit(&r->b, (size_t)len);
-	e = read_full(r->fd, tail, sizeof(tail));
-	if (e < 0)
-		return e;
+	if (in && 20 + len <= shmring_cap(r->ring) / 2) { /* in place: no copy */
+		e = ring_view(r, 20 + (size_t)len, &in);
+		if (e < 0)
+			return e;
+		d = in + 16;
+		memcpy(tail, d + len, sizeof(tail));
+		r->held = 20 + (size_t)len;
+	} else {
+		if (in)
+			shmring_consume(r->ring, sizeof(head));
+		buf_reset(&r->b);
+		uint8_t *w = buf_reserve(&r->b, (size_t)len + 1);
+		if (!w)
+			return -ENOMEM;
+		e = in_read(r, w, (size_t)len);
+		if (e < 0)
+			return e;
+		buf_commit(&r->b, (size_t)len);
+		e = in_read(r, tail, sizeof(tail));
+		if (e < 0)
+			return e;
+		d = w;
+	}
 	uint32_t crc = image_crc32c(0, head, sizeof(head));
 	crc = image_crc32c(crc, d, (size_t)len);
 	if (crc != get32(tail))

@@ -718,6 +718,15 @@ static bool conf_ok(const struct migproto_conf *c)
 	       c->query_max_ms >= c->query_ms && c->home_grace_ms && c->commit_retry_ms;
 }
 
+bool migproto_reborn(const struct migproto *m, uint16_t node, uint64_t reborn_ms)
+{
+	if (!m || node == 0 || node == m->self || migproto_final(m))
+		return false;
+	if (node != m->src && node != m->dst && node != m->home)
+		return false;
+	return reborn_ms >= m->born;
+}
+
 int migproto_init(struct migproto *m, enum migproto_role role, const struct migproto_params *p,
 		  uint64_t now)
 {
@@ -736,9 +745,49 @@ int migproto_init(struct migproto *m, enum migproto_role role, const struct migp
 			       .home = p->home,
 			       .image_bytes = p->image_bytes,
 			       .conf = p->conf,
+			       .born = now,
 			       .last_now = now};
 	if (node_of(m, role) != p->self)
 		return -EINVAL;
+	assert(migproto_check(m));
+	return 0;
+}
+
+int migproto_adopt(struct migproto *m, enum migproto_role role, const struct migproto_params *p,
+		   bool running, uint64_t now, struct migproto_action *out, size_t max, size_t *n)
+{
+	struct out o = {.n = 0};
+	int e;
+
+	if (!n || (!out && max))
+		return -EINVAL;
+	*n = 0;
+	if ((role != MIGPROTO_SOURCE && role != MIGPROTO_DEST) ||
+	    (running && role != MIGPROTO_DEST))
+		return -EINVAL; /* home: its record answers (migproto_home_orphan) */
+	if (max < 2)
+		return -ENOSPC;
+	e = migproto_init(m, role, p, now);
+	if (e < 0)
+		return e;
+	/* The copy is held, whole, and the vote may have been cast: exactly the doubt of
+	 * S_DECIDING / D_READY. Ask at once; the usual transitions decide from here. */
+	if (role == MIGPROTO_SOURCE) {
+		s_query(m, &o);
+		doubt(m, MIGPROTO_S_DECIDING, now);
+	} else if (running) { /* resumed before: committed; its DONE may have been lost */
+		m->image_whole = true;
+		send_to(m, &o, MIGPROTO_HOME, MIGPROTO_DONE, false);
+		send_to(m, &o, MIGPROTO_SOURCE, MIGPROTO_DONE, false);
+		finish(m, MIGPROTO_D_RUNNING);
+	} else {
+		m->image_whole = true;
+		send_to(m, &o, MIGPROTO_HOME, MIGPROTO_READY, false);
+		send_to(m, &o, MIGPROTO_SOURCE, MIGPROTO_QUERY, false);
+		doubt(m, MIGPROTO_D_READY, now);
+	}
+	memcpy(out, o.a, o.n * sizeof(o.a[0]));
+	*n = o.n;
 	assert(migproto_check(m));
 	return 0;
 }

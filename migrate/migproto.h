@@ -47,6 +47,8 @@
  *  H    H_COMMITTED  dead(D)                   -> H_LOST       REPORT LOST          h_committed
  *  H    H_ABORTED    dead(S)                   -> H_LOST       REPORT LOST          h_final
  *  *    final states answer READY/QUERY with the decision they know (s_final, d_final, h_final)
+ *  S/D  NEW  adopted after a daemon restart -> S_DECIDING QUERY->H,D / D_READY READY->H, QUERY->S
+ *            / (already running) D_RUNNING DONE->H,S                        migproto_adopt
  *
  * Error rule: int functions return 0 or a negative errno (ssid/ssierr.h). Peer input is
  * never asserted on: a message from the wrong node or role, or one that makes no sense in
@@ -125,8 +127,9 @@ enum migproto_ev {
 	MIGPROTO_EV_RECORD_FAILED,  /* H: the commit record was not written (err) */
 	MIGPROTO_EV_LINK_DOWN,	    /* the link to node is gone (cut or crash: unknown) */
 	MIGPROTO_EV_LINK_UP,	    /* the link to node is back */
-	MIGPROTO_EV_NODE_DEAD,	    /* node lost its processes: restarted (new boot id) or
-				       declared dead by membership. Never a mere time-out. */
+	MIGPROTO_EV_NODE_DEAD,	    /* node lost its processes: came back as a new
+				       incarnation (migproto_reborn) or declared dead by
+				       membership. Never a mere time-out. */
 };
 
 struct migproto_event {
@@ -210,6 +213,7 @@ struct migproto {
 	uint64_t image_bytes;
 	struct migproto_conf conf;
 	uint64_t deadline;	/* ms; 0 only in NEW and final states (nothing waits forever) */
+	uint64_t born;		/* ms: now at migproto_init() (also via migproto_adopt()) */
 	uint64_t last_now;	/* the latest event time seen, ms */
 	uint64_t doubt_since;	/* S_DECIDING, D_READY: when the doubt began, ms */
 	uint64_t grace_end;	/* in doubt with a dead home: give up at this time, else 0 */
@@ -233,6 +237,32 @@ void migproto_conf_default(struct migproto_conf *c);
  * inconsistent (src == dst, a node id 0, self not the node of role, a zero time-out). */
 int migproto_init(struct migproto *m, enum migproto_role role, const struct migproto_params *p,
 		  uint64_t now);
+
+/* A restarted daemon found a copy of the process that a helper of its predecessor still
+ * holds (ssid/mig_adopt.c): role SOURCE, the frozen copy whose last image chunk had left
+ * (the destination may have voted); role DEST, the restored, stopped copy (it may have
+ * voted). Only the home knows whether the move committed, so m starts in doubt
+ * (S_DECIDING / D_READY) and asks at once: the source QUERY to home and destination, the
+ * destination READY to home (a vote home may still count: a READY is never a decision)
+ * and QUERY to the source. From there the ordinary transitions decide: COMMIT ->
+ * KILL_FROZEN / RESUME, ABORT -> THAW / DISCARD, home dead past home_grace_ms -> LOST;
+ * a held copy is never let go or run on a time-out alone. running (DEST only): the copy
+ * was resumed before the restart, so the move committed; m starts final in D_RUNNING and
+ * says DONE to home and source again (the first DONE may have died with the daemon; home
+ * waits for it), and answers as D_RUNNING does. Writes the (2) actions to out. Returns 0,
+ * -EINVAL (bad params, role HOME: a home answers lost moves from its record,
+ * migproto_home_orphan; running with SOURCE), -ENOSPC if max < 2 (m unchanged). */
+int migproto_adopt(struct migproto *m, enum migproto_role role, const struct migproto_params *p,
+		   bool running, uint64_t now, struct migproto_action *out, size_t max, size_t *n);
+
+/* Node came back as a new incarnation at reborn_ms (same clock as the events; ssid learns it
+ * from the node's HELLO: it crashed or rebooted, its processes and its daemon's memory of m
+ * are gone; a restart of its daemon alone is no new incarnation). True if that is node's
+ * death for m, i.e. the daemon must feed MIGPROTO_EV_NODE_DEAD for node now instead of
+ * waiting for membership to call it dead: node is a party of m other than self, m is not
+ * final, and reborn_ms >= m->born (the incarnation m began with is the one that died; one
+ * that began before m started is the one m talks to). Pure; m unchanged. */
+bool migproto_reborn(const struct migproto *m, uint16_t node, uint64_t reborn_ms);
 
 /* Feed one event. Writes at most max actions to out (max >= MIGPROTO_MAX_ACTIONS is always
  * enough) and their number to *n; the daemon performs them in order. Returns 0 (also when

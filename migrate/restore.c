@@ -593,8 +593,6 @@ static int finish(struct restorer *R)
 	struct iovec iov = {s->xstate, s->xstate_len};
 	if (ptrace(PTRACE_SETREGSET, R->pid, (void *)NT_X86_XSTATE, &iov) < 0)
 		FAIL(-errno, "pid %d: set xstate: %s", s->pid, strerror(errno));
-	if (ptrace(PTRACE_SETSIGMASK, R->pid, (void *)8, &s->sigmask) < 0)
-		FAIL(-errno, "pid %d: set signal mask: %s", s->pid, strerror(errno));
 	/* The gadget unmaps itself; its syscall-exit stop is where the saved registers go. */
 	int e = call(R, "unmap gadget", SYS_munmap, R->hole, GADGET_LEN, 0, 0, 0, 0, NULL);
 	if (e < 0)
@@ -603,6 +601,13 @@ static int finish(struct restorer *R)
 	regs.orig_rax = (uint64_t)-1;
 	if (ptrace(PTRACE_SETREGS, R->pid, NULL, &regs) < 0)
 		FAIL(-errno, "pid %d: set registers: %s", s->pid, strerror(errno));
+	/* The saved mask only now, with the saved registers: set before the last call, a
+	 * signal that came during the restore (its own ITIMER_REAL, a kill) would be
+	 * delivered on the way to the gadget, a signal-delivery stop inject.c refuses (and a
+	 * handler run on the gadget's registers). Left pending here, it is taken on the saved
+	 * registers when the process runs, as the kernel would have. */
+	if (ptrace(PTRACE_SETSIGMASK, R->pid, (void *)8, &s->sigmask) < 0)
+		FAIL(-errno, "pid %d: set signal mask: %s", s->pid, strerror(errno));
 	return 0;
 }
 
@@ -663,8 +668,8 @@ struct restore_handle {
 
 /* The whole restore; the process is left in its final ptrace stop in *h (the caller either
  * lets it run or kills it). On failure nothing is left. */
-static int restore_held(int fd, struct restore_handle *h, pid_t *pid, struct restore_stats *st,
-			char *err, size_t errlen)
+static int restore_held(int fd, struct shmring *ring, struct restore_handle *h, pid_t *pid,
+			struct restore_stats *st, char *err, size_t errlen)
 {
 	double t0 = now_ms();
 	struct restorer r0, *R = &r0;
@@ -675,7 +680,7 @@ static int restore_held(int fd, struct restore_handle *h, pid_t *pid, struct res
 	R->errlen = errlen;
 	cr_state_init(&R->s);
 	struct image_reader rd;
-	int e = image_reader_start(&rd, fd);
+	int e = ring ? image_reader_start_ring(&rd, ring) : image_reader_start(&rd, fd);
 	if (e < 0)
 		snprintf(err, errlen, "not a usable image: %s", ssierr_str(e));
 	if (e == 0 && (e = cr_state_read(&rd, &R->s)) < 0)
@@ -719,7 +724,7 @@ static int restore_held(int fd, struct restore_handle *h, pid_t *pid, struct res
 int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, size_t errlen)
 {
 	struct restore_handle h;
-	int e = restore_held(fd, &h, pid, st, err, errlen);
+	int e = restore_held(fd, NULL, &h, pid, st, err, errlen);
 	if (e == 0) {
 		e = let_run(h.stub.pid, h.saved, h.job_stopped, err, errlen);
 		if (e < 0)
@@ -728,8 +733,8 @@ int restore_process(int fd, pid_t *pid, struct restore_stats *st, char *err, siz
 	return e;
 }
 
-int restore_stopped(int fd, struct restore_handle **hp, pid_t *pid, struct restore_stats *st,
-		    char *err, size_t errlen)
+static int stopped(int fd, struct shmring *ring, struct restore_handle **hp, pid_t *pid,
+		   struct restore_stats *st, char *err, size_t errlen)
 {
 	*hp = NULL;
 	struct restore_handle *h = malloc(sizeof(*h));
@@ -738,13 +743,25 @@ int restore_stopped(int fd, struct restore_handle **hp, pid_t *pid, struct resto
 		snprintf(err, errlen, "restore: out of memory");
 		return -ENOMEM;
 	}
-	int e = restore_held(fd, h, pid, st, err, errlen);
+	int e = restore_held(fd, ring, h, pid, st, err, errlen);
 	if (e < 0) {
 		free(h);
 		return e;
 	}
 	*hp = h;
 	return 0;
+}
+
+int restore_stopped(int fd, struct restore_handle **hp, pid_t *pid, struct restore_stats *st,
+		    char *err, size_t errlen)
+{
+	return stopped(fd, NULL, hp, pid, st, err, errlen);
+}
+
+int restore_stopped_ring(struct shmring *ring, struct restore_handle **hp, pid_t *pid,
+			 struct restore_stats *st, char *err, size_t errlen)
+{
+	return stopped(-1, ring, hp, pid, st, err, errlen);
 }
 
 static int wrong_thread(const struct restore_handle *h, char *err, size_t errlen)

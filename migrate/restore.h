@@ -43,6 +43,12 @@ struct restore_handle;
 int restore_stopped(int fd, struct restore_handle **h, pid_t *pid, struct restore_stats *st,
 		    char *err, size_t errlen);
 
+/* restore_stopped() reading the image from a ring (shmring.h; this process is its consumer)
+ * instead of an fd. */
+struct shmring;
+int restore_stopped_ring(struct shmring *ring, struct restore_handle **h, pid_t *pid,
+			 struct restore_stats *st, char *err, size_t errlen);
+
 /* Let it run from where it was checkpointed (a job-stopped image comes back stopped).
  * Frees h. 0, or a negative code with err set (it is then killed). Wrong thread: -EPERM,
  * nothing done, h still valid. */

@@ -245,6 +245,11 @@ int stub_create(const struct cr_state *s, struct stub *st, char *err, size_t err
 		p[i] = moved;
 	}
 	fflush(NULL);
+	/* The child is born with every signal blocked: one sent at the saved pid before
+	 * child_setup() blocks them would run our handlers in it, or kill it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t c = clone3_pid(0, s->pid);
 	if (c < 0 && errno == EEXIST) {
 		/* The pid is taken here: same pid inside a fresh PID namespace. */
@@ -252,8 +257,11 @@ int stub_create(const struct cr_state *s, struct stub *st, char *err, size_t err
 		if (c > 0)
 			st->reaper = c;
 	}
+	int clone_errno = errno;
+	if (c != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (c < 0) {
-		int e = errno;
+		int e = clone_errno;
 		snprintf(err, errlen, "clone3 with pid %d: %s", s->pid, strerror(e));
 		close(p[0]);
 		close(p[1]);

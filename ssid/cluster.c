@@ -207,6 +207,7 @@ static void op_make_hello(void *ctx, struct wire_msg *m)
 	h->cpu_flags = c->cpu_flags;
 	snprintf(h->listen, sizeof(h->listen), "%s", c->listen);
 	h->boot_id = c->boot_id;
+	h->incarnation = c->incarnation;
 }
 
 /* A frame from id arrived: membership, lock held. */
@@ -251,7 +252,7 @@ static int op_on_hello(void *ctx, struct link *l, const struct wire_hello *h, co
 	struct cluster *c = ctx;
 	struct gossip_entry *e;
 	uint32_t ver;
-	int id = h->node_id, restarted = 0;
+	int id = h->node_id, restarted = 0, reborn;
 
 	if (wire_version_agree(WIRE_PROTO_MIN_VERSION, WIRE_PROTO_VERSION, h->min_version,
 			       h->version, &ver) < 0) {
@@ -290,12 +291,18 @@ static int op_on_hello(void *ctx, struct link *l, const struct wire_hello *h, co
 	restarted = h->boot_id && c->info[id].boot_id && c->info[id].boot_id != h->boot_id;
 	if (h->boot_id)
 		c->info[id].boot_id = h->boot_id;
+	/* a new incarnation: the processes it held died (not a restart of its daemon alone) */
+	reborn = member_incarnation(&c->mem, id, h->incarnation, cluster_mono_ms()) == 1;
 	heard(c, id, cluster_mono_ms());
 	pthread_mutex_unlock(&c->lock);
 	store_node(c, id, h);
-	log_info("link %s %s: HELLO from %s (id %d, %u cpus, kernel %s)",
-		 link_outgoing(l) ? "to" : "from", link_remote(l), h->name, id, h->cpus, h->kernel);
-	if (restarted)
+	log_info("link %s %s: HELLO from %s (id %d, %u cpus, kernel %s, incarnation %016llx)",
+		 link_outgoing(l) ? "to" : "from", link_remote(l), h->name, id, h->cpus, h->kernel,
+		 (unsigned long long)h->incarnation);
+	if (reborn)
+		cluster_event(c, id, "node-reborn", "%s came back as a new incarnation (%s)",
+			      h->name, "crashed or rebooted: the processes it held are gone");
+	else if (restarted)
 		cluster_event(c, id, "node-restart", "%s restarted (new daemon instance)", h->name);
 	return id;
 }
@@ -666,6 +673,45 @@ static char *read_cpu_flags(void)
 	return out ? out : strdup("");
 }
 
+/* This node's incarnation: the same while the processes it holds may live, new once they all
+ * died. The kernel's boot_id changes at a reboot; the start time of pid 1 of our PID namespace
+ * (and that namespace) changes when the namespace's init died, which killed every process in
+ * it: a container or an ssi-lab node crashed and started again (the lab's nodes share one
+ * kernel, so boot_id alone cannot tell them). A restart of ssid alone changes none of them,
+ * so no state file is needed. 0 (unknown: never judged) if none can be read. */
+static uint64_t node_incarnation(void)
+{
+	char boot[64] = "", ns[64] = "", st[1024] = "", *p;
+	unsigned long long start = 0;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	FILE *f;
+	ssize_t n;
+
+	if ((f = fopen("/proc/sys/kernel/random/boot_id", "re"))) {
+		if (!fgets(boot, sizeof(boot), f))
+			boot[0] = '\0';
+		fclose(f);
+	}
+	n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+	ns[n > 0 ? n : 0] = '\0';
+	if ((f = fopen("/proc/1/stat", "re"))) {
+		if (fgets(st, sizeof(st), f) && (p = strrchr(st, ')'))) {
+			/* p then at the space before field i: 3 state ... 22 starttime */
+			for (int i = 3; i <= 22 && p; i++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				start = strtoull(p + 1, NULL, 10);
+		}
+		fclose(f);
+	}
+	if (!boot[0] && !ns[0] && !start)
+		return 0;
+	snprintf(st, sizeof(st), "%s|%s|%llu", boot, ns, start);
+	for (p = st; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
 int cluster_new(struct cluster **out, const struct config *cfg, struct db *db, char *err,
 		size_t errlen)
 {
@@ -691,6 +737,7 @@ int cluster_new(struct cluster **out, const struct config *cfg, struct db *db, c
 	if (getrandom(&c->boot_id, sizeof(c->boot_id), 0) != sizeof(c->boot_id))
 		c->boot_id = (uint64_t)cluster_wall_ms() ^ (uint64_t)getpid() << 32;
 	c->rng = c->boot_id | 1;
+	c->incarnation = node_incarnation();
 	if (strcmp(cfg->listen_host, "0.0.0.0"))
 		snprintf(c->listen, sizeof(c->listen), "%s:%u", cfg->listen_host, cfg->listen_port);
 	member_init(&c->mem, cfg->id, cfg->suspect_ms, cfg->down_ms);
@@ -757,6 +804,7 @@ size_t cluster_peers(struct cluster *c, struct cluster_peer *out, size_t cap)
 		snprintf(out[n].name, sizeof(out[n].name), "%s",
 			 c->gos.e[id].id ? c->gos.e[id].name : "");
 		out[n].state = c->mem.m[id].state;
+		out[n].reborn_ms = c->mem.m[id].reborn_ms;
 		n++;
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -51,9 +51,11 @@ int cluster_send(struct cluster *c, int peer, const struct wire_msg *m);
 
 /* One node known to membership other than this one (cluster_peers()). */
 struct cluster_peer {
-	int id;	       /* 1..511 */
-	char name[33]; /* from its HELLO or gossip; "" if not known yet */
-	int state;     /* enum member_state (member.h) */
+	int id;		   /* 1..511 */
+	char name[33];	   /* from its HELLO or gossip; "" if not known yet */
+	int state;	   /* enum member_state (member.h) */
+	int64_t reborn_ms; /* cluster_mono_ms() when it was last heard as a new incarnation (its
+			    * processes died: crash or reboot, not a daemon restart), 0 never */
 };
 /* Every node membership holds, this one excluded, into out (at most cap). Returns the count.
  * Thread-safe (takes the cluster lock briefly). */

@@ -52,7 +52,8 @@ struct cluster {
 	char kernel[65];
 	char *cpu_flags;
 	char listen[64];
-	uint64_t boot_id;
+	uint64_t boot_id;     /* this daemon instance (HELLO boot_id) */
+	uint64_t incarnation; /* this node's processes' life (HELLO incarnation), 0 unknown */
 	int64_t start_mono;
 	double pushed_runq;
 	int64_t last_flush;

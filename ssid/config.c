@@ -171,6 +171,43 @@ static int peer_key(struct parse *p, const char *key, const char *v)
 	return 1;
 }
 
+/* [balance]: enabled, interval_ms, margin, c0_ms. 1 or problem()'s 0. */
+static int balance_key(struct parse *p, const char *key, const char *v)
+{
+	long x;
+
+	if (!strcmp(key, "enabled")) {
+		if (!strcmp(v, "yes") || !strcmp(v, "no")) {
+			p->c->balance_enabled = !strcmp(v, "yes");
+			return 1;
+		}
+		return problem(p, SSI_E_BADFIELD, "enabled: '%s' is not yes or no%s", v, "");
+	}
+	if (!strcmp(key, "interval_ms") || !strcmp(key, "c0_ms")) {
+		int iv = key[0] == 'i';
+		if (parse_int(v, iv ? 100 : 1, 60000, &x) < 0)
+			return problem(p, SSI_E_BADFIELD,
+				       iv ? "%s: '%s' is not a number of ms in 100..60000"
+					  : "%s: '%s' is not a number of ms in 1..60000",
+				       key, v);
+		*(iv ? &p->c->balance_interval_ms : &p->c->balance_c0_ms) = (int)x;
+		return 1;
+	}
+	if (!strcmp(key, "margin")) {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno || end == v || *end || !(d >= 0 && d <= 10))
+			return problem(p, SSI_E_BADFIELD, "margin: '%s' is not a number in %s", v,
+				       "0..10");
+		p->c->balance_margin = d;
+		return 1;
+	}
+	return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [balance]%s", key, "");
+}
+
 static int handler(void *user, const char *section, const char *key, const char *v)
 {
 	struct parse *p = user;
@@ -256,6 +293,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 		p->c->admit_reserve_mb = (uint64_t)x;
 		return 1;
 	}
+	if (!strcmp(section, "balance")) /* automatic moves (balance.h) */
+		return balance_key(p, key, v);
 	return problem(p, SSI_E_BADFIELD, "unknown section [%s] (key '%s')", section, key);
 }
 
@@ -281,6 +320,9 @@ static void defaults(struct config *c)
 	c->gfs_timeout_ms = 10000;
 	strcpy(c->gfs_local_dirs, HOMENS_LOCAL_DIRS_DEFAULT);
 	c->admit_reserve_mb = 64;
+	c->balance_interval_ms = 1000;
+	c->balance_margin = 0.3; /* PLACE_MARGIN */
+	c->balance_c0_ms = 50;	 /* policy_params_default's c0 */
 }
 
 static int absolutize(char *path, size_t cap, const char *base)

@@ -56,6 +56,14 @@ struct config {
 				     * /bin /sbin"; "" = none */
 	uint64_t admit_reserve_mb;  /* [admit] reserve_mb: memory an offered process must leave
 				     * available here (admit.h); default 64, 0..1048576 */
+	int balance_enabled;	    /* [balance] enabled = yes|no: ssid moves processes by
+				     * itself (balance.h); default no */
+	int balance_interval_ms;    /* [balance] interval_ms: one decision per interval;
+				     * default 1000, 100..60000 */
+	double balance_margin;	    /* [balance] margin: hysteresis (policy.h); default 0.3,
+				     * 0..10 */
+	int balance_c0_ms;	    /* [balance] c0_ms: fixed cost of a move; default 50,
+				     * 1..60000 */
 };
 
 /* The config path to use when none is given: $SSID_CONF if set and non-empty, else the default.

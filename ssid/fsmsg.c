@@ -7,6 +7,7 @@
 #include "ssid/ssierr.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 const char *fsmsg_op_name(uint32_t op)
@@ -223,4 +224,26 @@ int fsmsg_frame_cut(struct buf *in, uint32_t *node, const uint8_t **frame, size_
 	*len = flen;
 	in->off += 4 + flen;
 	return 1;
+}
+
+void fsmsg_fileid_from_reply(struct fsmsg_fileid *id, const struct wire_file_reply *r)
+{
+	id->ino = r->ino;
+	id->stamp = r->value;
+	id->type = r->mode & S_IFMT;
+}
+
+int fsmsg_same_file(const struct fsmsg_fileid *was, const struct fsmsg_fileid *now)
+{
+	return was->type == now->type && was->ino == now->ino && was->stamp == now->stamp;
+}
+
+uint32_t fsmsg_reopen_flags(uint32_t flags)
+{
+	return flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC);
+}
+
+int fsmsg_should_reopen(uint32_t op, int err, int tries)
+{
+	return err == -ESTALE && tries == 0 && op != WIRE_FOP_CLOSE && op != WIRE_FOP_OPEN;
 }

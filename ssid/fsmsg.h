@@ -60,6 +60,33 @@ int fsmsg_statfs_put(struct buf *b, const struct statvfs *sv);
 int fsmsg_statfs_get(struct buf *b, struct statvfs *sv);
 
 /*
+ * Open handles across a restart of the serving ssid. Every fh carries the serving daemon's
+ * instance (fsrv.c); a request on a handle of an earlier instance fails with ESTALE. The
+ * client then reopens the file by the same path, as the same opener, with
+ * fsmsg_reopen_flags(), checks with fsmsg_same_file() that it got the same file, and sends
+ * the request once more (offsets are explicit, so a repeated READ or WRITE does the same).
+ * The OPEN reply's value is the file's stamp: its birth time in ns (statx), 0 if the file
+ * system has none; with ino and the file type it is the file's identity.
+ */
+struct fsmsg_fileid {
+	uint64_t ino, stamp;
+	uint32_t type; /* mode & S_IFMT */
+};
+
+/* The identity of the file an OPEN reply describes. */
+void fsmsg_fileid_from_reply(struct fsmsg_fileid *id, const struct wire_file_reply *r);
+/* 1 when now is the file was (same type and ino, same stamp when either has one), else 0:
+ * the name now leads to another file (replaced, deleted and created again). */
+int fsmsg_same_file(const struct fsmsg_fileid *was, const struct fsmsg_fileid *now);
+/* Flags to reopen with: the opener's, without O_CREAT, O_EXCL, O_TRUNC (the file exists and
+ * keeps its bytes). */
+uint32_t fsmsg_reopen_flags(uint32_t flags);
+/* Should a request op on an open handle that failed with err (0 or negative errno), already
+ * sent tries times after a reopen, reopen the file and be sent again? 1 yes, 0 no: only for
+ * ESTALE, at most once, never for CLOSE (a handle of a server that is gone is closed). */
+int fsmsg_should_reopen(uint32_t op, int err, int tries);
+
+/*
  * Local socket framing (gprocfs --gfs <-> ssid): u32 node id, then one wire frame
  * (FILE_REQ towards ssid, FILE_REPLY back; the request id is the client's own).
  * fsmsg_frame_put: append one; 0 or an encoding error (wire_encode()).

@@ -24,8 +24,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NSLOTS	   4096
@@ -62,6 +64,7 @@ struct fsrv {
 	pthread_t th[MAX_THREAD];
 	int nth;
 	struct slot slots[NSLOTS]; /* lock */
+	uint16_t inst;		   /* this server's instance, in bits 16-31 of every fh (never 0) */
 };
 
 /* ---- credentials of the calling thread only (raw system calls) ---- */
@@ -126,7 +129,7 @@ static uint64_t slot_alloc(struct fsrv *s, int fd, int peer, uint32_t uid)
 		sl->uid = uid;
 		sl->gen++;
 		sl->closing = 0;
-		fh = (uint64_t)sl->gen << 32 | (uint64_t)(i + 1);
+		fh = (uint64_t)sl->gen << 32 | (uint64_t)s->inst << 16 | (uint64_t)(i + 1);
 		break;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -136,10 +139,10 @@ static uint64_t slot_alloc(struct fsrv *s, int fd, int peer, uint32_t uid)
 /* Take a reference on fh for (peer, uid); returns the slot or NULL (bad or foreign fh). */
 static struct slot *slot_get(struct fsrv *s, uint64_t fh, int peer, uint32_t uid)
 {
-	uint32_t i = (uint32_t)fh - 1, gen = (uint32_t)(fh >> 32);
+	uint32_t i = (uint32_t)(fh & 0xffff) - 1, gen = (uint32_t)(fh >> 32);
 	struct slot *sl = NULL;
 
-	if (i >= NSLOTS)
+	if (i >= NSLOTS || (uint16_t)(fh >> 16) != s->inst)
 		return NULL;
 	pthread_mutex_lock(&s->lock);
 	if (s->slots[i].fd >= 0 && s->slots[i].gen == gen && !s->slots[i].closing &&
@@ -149,6 +152,13 @@ static struct slot *slot_get(struct fsrv *s, uint64_t fh, int peer, uint32_t uid
 	}
 	pthread_mutex_unlock(&s->lock);
 	return sl;
+}
+
+/* Why slot_get() refused fh: -ESTALE for a handle of another instance of this server (one
+ * that ran before a restart: the client may reopen the file by path), else -EBADF. */
+static int fh_refused(const struct fsrv *s, uint64_t fh)
+{
+	return (uint16_t)(fh >> 16) != s->inst ? -ESTALE : -EBADF;
 }
 
 /* Drop a reference; with close set, mark it closing. Returns close()'s result when this put
@@ -265,7 +275,7 @@ static int do_rw(struct fsrv *s, int peer, const struct wire_file_req *q,
 	int r = 0;
 
 	if (!sl)
-		return -EBADF;
+		return fh_refused(s, q->fh);
 	if (q->op == WIRE_FOP_READ) {
 		uint8_t *p = q->length <= WIRE_MAX_CHUNK ? buf_reserve(out, q->length) : NULL;
 
@@ -317,7 +327,7 @@ static int do_fh_op(struct fsrv *s, int peer, const struct wire_file_req *q,
 		return do_rw(s, peer, q, rp, out);
 	sl = slot_get(s, q->fh, peer, q->uid);
 	if (!sl)
-		return -EBADF;
+		return fh_refused(s, q->fh);
 	switch (q->op) {
 	case WIRE_FOP_CLOSE:
 		return slot_put(s, sl, 1);
@@ -338,6 +348,17 @@ static int do_fh_op(struct fsrv *s, int peer, const struct wire_file_req *q,
 	}
 	slot_put(s, sl, 0);
 	return r;
+}
+
+/* The file's stamp for the OPEN reply (fsmsg.h): birth time in ns, 0 when not known. */
+static uint64_t file_stamp(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return 0;
+	return (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec;
 }
 
 static int do_open(struct fsrv *s, int peer, const struct wire_file_req *q,
@@ -364,6 +385,7 @@ static int do_open(struct fsrv *s, int peer, const struct wire_file_req *q,
 		return r;
 	}
 	fsmsg_stat_to_reply(rp, &st);
+	rp->value = file_stamp(fd);
 	return 0;
 }
 
@@ -586,6 +608,7 @@ static int on_file_req(void *ctx, int peer, const struct wire_msg *m, struct buf
 int fsrv_new(struct fsrv **out, struct cluster *c, int nthreads, char *err, size_t errlen)
 {
 	struct fsrv *s = calloc(1, sizeof(*s));
+	uint64_t gen0;
 	int r;
 
 	*out = NULL;
@@ -602,8 +625,15 @@ int fsrv_new(struct fsrv **out, struct cluster *c, int nthreads, char *err, size
 	s->c = c;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	for (int i = 0; i < NSLOTS; i++)
+	/* A new instance number and generations at each start: a handle of the daemon that ran
+	 * before is told apart (ESTALE), never taken for one of ours. */
+	if (getrandom(&gen0, sizeof(gen0), GRND_NONBLOCK) != (ssize_t)sizeof(gen0))
+		gen0 = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	s->inst = (uint16_t)gen0 ? (uint16_t)gen0 : 1;
+	for (int i = 0; i < NSLOTS; i++) {
 		s->slots[i].fd = -1;
+		s->slots[i].gen = (uint32_t)(gen0 >> 32);
+	}
 	for (s->nth = 0; s->nth < nthreads; s->nth++) {
 		r = pthread_create(&s->th[s->nth], NULL, worker, s);
 		if (r) {

@@ -9,7 +9,9 @@
  * file-system capabilities of a thread whose fsuid is not 0.
  * Does not own: the links (replies to peers go out through cluster_send()), the local socket
  * (fsfwd.c), or which uid a peer may claim (a peer daemon is trusted as authenticated).
- * Handles: an fh is valid only for the peer (node, or local client) and uid that opened it.
+ * Handles: an fh is valid only for the peer (node, or local client) and uid that opened it;
+ * an fh of an earlier instance of this server (before a restart) is refused with ESTALE, so
+ * the client reopens by path (fsmsg.h fsmsg_should_reopen).
  */
 #ifndef SSI_FSRV_H
 #define SSI_FSRV_H

@@ -205,7 +205,9 @@ static int handle_frames(struct link *l, struct buf *in, struct buf *reply, int6
 	char why[256] = "";
 	int r;
 
-	while ((r = wire_read(in, &m)) == 1) {
+	/* image chunks by reference: on_msg hands them on (copied once, into the restore's
+	 * ring) before in is read into again */
+	while ((r = wire_read_ref(in, &m)) == 1) {
 		if (l->peer_id > 0 && cut_left(l->peer_id)) { /* cut meanwhile: drop it */
 			wire_msg_free(&m);
 			snprintf(reason, cap, "link to node %d cut (fault injection)", l->peer_id);

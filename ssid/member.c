@@ -66,19 +66,32 @@ static int set_state(struct member *m, int id, int to, int64_t now, struct membe
 	return 1;
 }
 
-int member_heard(struct member_table *t, int id, int64_t now, struct member_change *ch)
+/* The entry of peer id, made present (state unknown since now; *made = 1) if it was not;
+ * NULL for an id out of range or this node's own. */
+static struct member *peer(struct member_table *t, int id, int64_t now, int *made)
 {
 	struct member *m;
 
 	assert(member_check(t) == 0);
 	if (id < 1 || id > MEMBER_MAX_ID || id == t->self)
-		return -EINVAL;
+		return NULL;
 	m = &t->m[id];
+	*made = !m->present;
 	if (!m->present) {
 		m->present = 1;
 		m->state = MEMBER_UNKNOWN;
 		m->since_ms = now;
 	}
+	return m;
+}
+
+int member_heard(struct member_table *t, int id, int64_t now, struct member_change *ch)
+{
+	int made;
+	struct member *m = peer(t, id, now, &made);
+
+	if (!m)
+		return -EINVAL;
 	if (now > m->last_heard_ms || m->state == MEMBER_UNKNOWN)
 		m->last_heard_ms = now;
 	if (m->state == MEMBER_UP)
@@ -108,6 +121,24 @@ int member_tick(struct member_table *t, int64_t now, struct member_change *ch, i
 		n++;
 	}
 	return n;
+}
+
+int member_incarnation(struct member_table *t, int id, uint64_t inc, int64_t now)
+{
+	int made, reborn;
+	struct member *m = peer(t, id, now, &made);
+
+	if (!m)
+		return -EINVAL;
+	if (made)
+		m->last_heard_ms = now;
+	if (!inc)
+		return 0;
+	reborn = m->incarnation && m->incarnation != inc;
+	m->incarnation = inc;
+	if (reborn)
+		m->reborn_ms = now;
+	return reborn;
 }
 
 int member_state(const struct member_table *t, int id)

@@ -20,6 +20,10 @@
  *   SUSPECT -> DOWN         member_tick()    (now - last_heard >= down_ms)
  *   UP      -> DOWN         member_tick()    (both limits passed in one tick, e.g. a stall)
  *   UNKNOWN -> DOWN         member_tick()    (never heard, down_ms after being added)
+ *
+ * Apart from the state: the peer's node incarnation from its HELLO (member_incarnation()),
+ * which changes when the node's processes all died (a crash or reboot of the node), not when
+ * only its daemon restarted. A change is recorded as reborn_ms, whatever the state.
  */
 #ifndef SSI_MEMBER_H
 #define SSI_MEMBER_H
@@ -41,6 +45,8 @@ struct member {
 	int state;	       /* enum member_state */
 	int64_t since_ms;      /* when state last changed */
 	int64_t last_heard_ms; /* last frame from it; the add time while UNKNOWN */
+	uint64_t incarnation;  /* its node incarnation from its last HELLO, 0 = not known */
+	int64_t reborn_ms;     /* when a new incarnation was last heard, 0 = never (since init) */
 };
 
 struct member_table {
@@ -70,6 +76,12 @@ int member_heard(struct member_table *t, int id, int64_t now, struct member_chan
 /* Apply time-outs at now. Writes up to cap changes to ch; returns how many happened
  * (may exceed cap: the extra ones are applied but not reported). */
 int member_tick(struct member_table *t, int64_t now, struct member_change *ch, int cap);
+
+/* id's HELLO at now says incarnation inc (0 = the peer does not say: ignored). Adds id if
+ * absent; does not change its state (member_heard() does). Returns 1 if id came back as a new
+ * incarnation (a different non-zero one was known: reborn_ms = now), 0 if not (the same, or
+ * the first one known), -EINVAL for a bad id or self. */
+int member_incarnation(struct member_table *t, int id, uint64_t inc, int64_t now);
 
 /* State of id (MEMBER_UP for self, MEMBER_UNKNOWN if absent). */
 int member_state(const struct member_table *t, int id);

@@ -1,8 +1,8 @@
 /*
  * mig.c - the migration module's loop (run_dir/mig.sock requests: mig_client.c), the table
- * of processes this node is home of or holds, the stdio relay between a process restored
- * here and its deputy, EXIT and SIGNAL frames. The protocol itself: mig_proto.c; image
- * stream and restore worker: mig_stream.c.
+ * of processes this node is home of or holds, dispatch of wire frames and SIGNAL. The stdio
+ * relay between a process restored here and its deputy, and EXIT frames: mig_relay.c. The
+ * protocol itself: mig_proto.c; image stream and restore worker: mig_stream.c.
  *
  * One coordinator thread owns all of that; link threads only post copies of frames. A
  * process started by grun here is a P_CHILD (its stdio are grun's own); once it has moved,
@@ -12,6 +12,7 @@
  */
 #include "ssid/mig.h"
 #include "migrate/deputy.h"
+#include "ssid/balance.h"
 #include "ssid/log.h"
 #include "ssid/mig_home.h"
 #include "ssid/mig_int.h"
@@ -157,10 +158,15 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 			memcpy(ev->data, w->u.stdio.data, w->u.stdio.len);
 			ev->len = w->u.stdio.len;
 		}
+		ev->off = w->u.stdio.offset;
+		ev->ack = w->u.stdio.ack;
+		ev->epoch = w->u.stdio.epoch;
+		ev->flags = w->u.stdio.flags;
 		break;
 	case WIRE_EXIT:
 		ev->gpid = w->u.exit.gpid;
 		ev->status = w->u.exit.status;
+		ev->flags = w->u.exit.flags;
 		break;
 	default:
 		free(ev);
@@ -192,7 +198,7 @@ struct proc *mig_proc_new(struct mig *m, uint32_t gpid)
 		p->deputy = -1;
 		p->st_fd = p->ctl_fd = p->in_fd = p->out_fd = p->err_fd = -1;
 		buf_init(&p->st_in);
-		buf_init(&p->held);
+		buf_init(&p->dep_out);
 		return p;
 	}
 	return NULL;
@@ -207,14 +213,14 @@ static void close_fd(int *fd)
 
 void mig_proc_drop(struct mig *m, struct proc *p)
 {
-	(void)m;
 	close_fd(&p->st_fd);
 	close_fd(&p->ctl_fd);
 	close_fd(&p->in_fd);
 	close_fd(&p->out_fd);
 	close_fd(&p->err_fd);
 	buf_free(&p->st_in);
-	buf_free(&p->held);
+	buf_free(&p->dep_out);
+	mig_relay_forget(m, p);
 	if (p->wpid > 0)
 		waitpid(p->wpid, NULL, WNOHANG); /* else reaped by reap_workers() */
 	p->used = 0;
@@ -237,118 +243,6 @@ static void reap_workers(void)
 {
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-}
-
-/* ------------------------------------------------------------------ stdio relay */
-
-static void relay_out(struct mig *m, struct proc *p, int stream, const uint8_t *d, size_t n,
-		      int eof)
-{
-	if (p->home == m->self) {
-		struct proc *h = p; /* home record and holder are the same entry here */
-		struct buf b;
-		if (!n)
-			return;
-		buf_init(&b);
-		buf_put_u8(&b, (uint8_t)stream);
-		buf_put_u8(&b, (uint8_t)eof);
-		buf_put_bytes(&b, d, n);
-		mig_client_send(m, h->deputy, DEPUTY_OUTPUT, &b);
-		buf_free(&b);
-		return;
-	}
-	struct wire_msg w;
-	wire_msg_init(&w, WIRE_STDIO, 0);
-	w.u.stdio = (struct wire_stdio){.gpid = p->gpid,
-					.stream = (uint8_t)stream,
-					.data = n ? d : NULL,
-					.len = n,
-					.eof = (uint8_t)eof};
-	/* The link to home down (a cut: it may come back): hold it, in order, and read no
-	 * more (relay_fd) until it is out, so that a pipe loses no line. */
-	int e = buf_avail(&p->held) ? -ENOTCONN : cluster_send(m->c, p->home, &w);
-	if (e < 0 &&
-	    (buf_put_u8(&p->held, (uint8_t)stream) < 0 || buf_put_u8(&p->held, (uint8_t)eof) < 0 ||
-	     buf_put_bytes(&p->held, n ? d : (const uint8_t *)"", n) < 0))
-		log_warn("gpid %u: output to node %d lost: %s", p->gpid, p->home, ssierr_str(e));
-}
-
-/* Send the output held while the link to the home was down. 0 when none is left. */
-static int relay_flush(struct mig *m, struct proc *p)
-{
-	while (buf_avail(&p->held)) {
-		size_t off = p->held.off, n = 0;
-		const uint8_t *d = NULL;
-		uint8_t stream = 0, eof = 0;
-		struct wire_msg w;
-		if (buf_get_u8(&p->held, &stream) < 0 || buf_get_u8(&p->held, &eof) < 0 ||
-		    buf_get_bytes_ref(&p->held, &d, &n, WIRE_MAX_CHUNK) < 0) {
-			buf_reset(&p->held); /* cannot happen: we wrote it */
-			break;
-		}
-		wire_msg_init(&w, WIRE_STDIO, 0);
-		w.u.stdio = (struct wire_stdio){.gpid = p->gpid,
-						.stream = stream,
-						.data = n ? d : NULL,
-						.len = n,
-						.eof = eof};
-		if (cluster_send(m->c, p->home, &w) < 0) {
-			p->held.off = off;
-			return -EAGAIN;
-		}
-	}
-	buf_reset(&p->held);
-	return 0;
-}
-
-/* Read what fd holds now (all of it when drain). Returns 0, or 1 at EOF (fd closed). */
-static int relay_fd(struct mig *m, struct proc *p, int *fd, int stream, int drain)
-{
-	uint8_t d[65536];
-
-	if (relay_flush(m, p) < 0 && !drain)
-		return 0; /* home unreachable: the pipe holds the rest */
-	for (;;) {
-		ssize_t r = read(*fd, d, sizeof(d));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN && !drain)
-			return 0;
-		if (r <= 0) {
-			if (r < 0 && errno == EAGAIN)
-				return 0;
-			relay_out(m, p, stream, NULL, 0, 1);
-			close_fd(fd);
-			return 1;
-		}
-		relay_out(m, p, stream, d, (size_t)r, 0);
-		if (!drain)
-			return 0;
-	}
-}
-
-/* The process restored here ended and its output is all out: tell the home. */
-static void maybe_finish(struct mig *m, struct proc *p)
-{
-	if (!p->exited || p->out_fd >= 0 || p->err_fd >= 0 || p->mig)
-		return;
-	if (p->home == m->self) {
-		mig_deputy_exit(m, p, p->status, NULL);
-		return;
-	}
-	struct wire_msg w;
-	wire_msg_init(&w, WIRE_EXIT, 0);
-	w.u.exit = (struct wire_exit){.gpid = p->gpid, .status = p->status};
-	int e = relay_flush(m, p) < 0 ? -ENOTCONN : cluster_send(m->c, p->home, &w);
-	if (e < 0) { /* home unreachable: again from the loop until it is out */
-		if (!p->exit_held)
-			log_warn("gpid %u: exit status to node %d held: %s", p->gpid, p->home,
-				 ssierr_str(e));
-		p->exit_held = 1;
-		return;
-	}
-	log_info("gpid %u ended here (status %#x); told node %d", p->gpid, p->status, p->home);
-	mig_proc_drop(m, p);
 }
 
 static void proc_io(struct mig *m, struct proc *p, int which)
@@ -382,26 +276,12 @@ static void proc_io(struct mig *m, struct proc *p, int which)
 		}
 		buf_compact(&p->st_in);
 	} else if (which == 1) {
-		relay_fd(m, p, &p->out_fd, 1, 0);
+		mig_relay_fd(m, p, &p->out_fd, 1, 0);
 	} else {
-		relay_fd(m, p, &p->err_fd, 2, 0);
+		mig_relay_fd(m, p, &p->err_fd, 2, 0);
 	}
 	if (p->used)
-		maybe_finish(m, p);
-}
-
-/* Source side of a restored process: send what it wrote before it was frozen. */
-void mig_relay_drain(struct mig *m, struct proc *p)
-{
-	if (p->out_fd >= 0)
-		relay_fd(m, p, &p->out_fd, 1, 1);
-	if (p->err_fd >= 0)
-		relay_fd(m, p, &p->err_fd, 2, 1);
-}
-
-void mig_proc_exited(struct mig *m, struct proc *p)
-{
-	maybe_finish(m, p);
+		mig_proc_exited(m, p);
 }
 
 /* ------------------------------------------------------------------ wire events */
@@ -412,44 +292,22 @@ static void on_wire_ev(struct mig *m, struct mig_ev *ev)
 
 	switch (ev->type) {
 	case WIRE_STDIO:
-		p = mig_proc(m, ev->gpid);
-		if (!p && (int)(ev->gpid >> 22) == m->self &&
-		    (ev->stream == 1 || ev->stream == 2) && ev->peer != m->self) {
-			/* a copy we gave up on (its node was down, its deputy gone): end it */
-			struct proc ghost = {.gpid = ev->gpid, .where = ev->peer, .home = m->self};
-			log_warn("gpid %u: output from node %d, which does not hold it any more: "
-				 "killing that copy",
-				 ev->gpid, ev->peer);
-			mig_deliver_signal(m, &ghost, SIGKILL);
-			return;
-		}
-		if (!p)
-			return;
-		if (ev->stream == 0) {
-			mig_send_stdin(m, p, ev->eof, ev->data, ev->len);
-		} else if (p->home == m->self && p->kind != P_CHILD) {
-			/* from where it runs, or from where it was frozen (sent before the last
-			 * image chunk): any authenticated peer */
-			struct buf b;
-			buf_init(&b);
-			buf_put_u8(&b, ev->stream);
-			buf_put_u8(&b, ev->eof);
-			buf_put_bytes(&b, ev->data, ev->len);
-			if (ev->len)
-				mig_client_send(m, p->deputy, DEPUTY_OUTPUT, &b);
-			buf_free(&b);
-		}
+		mig_relay_stdio_ev(m, ev);
 		return;
 	case WIRE_EXIT:
-		p = mig_proc(m, ev->gpid);
-		if (p && p->home == m->self && p->kind == P_REMOTE && ev->peer == p->where &&
-		    !p->mig)
-			mig_deputy_exit(m, p, ev->status, NULL);
+		mig_relay_exit_ev(m, ev);
 		return;
 	case WIRE_SIGNAL: /* posted by mig_signal(): rights checked there */
 		p = mig_proc(m, ev->gpid);
 		if (p && p->home == m->self)
 			mig_deliver_signal(m, p, (int)ev->signo);
+		return;
+	case WIRE_MOVE_REQ: /* gmigrate on another node (mig_client.c) */
+	case WIRE_MOVE_PROGRESS:
+	case WIRE_MOVE_RESULT:
+	case WIRE_ERROR:
+		mig_client_wire_ev(m, ev);
+		balance_wire_ev(m, m->bal, ev); /* automatic moves: history, answers */
 		return;
 	default:
 		mig_proto_wire(m, ev);
@@ -602,25 +460,25 @@ static void *loop(void *arg)
 			}
 			if (!p->resumed || p->mig)
 				continue; /* output waits for the commit */
-			/* the link to home was down: send what is held first */
-			if (buf_avail(&p->held) || p->exit_held) {
+			/* ended: the EXIT waits for its acknowledgements */
+			if (p->exit_held) {
 				tmo = 200;
-				if (relay_flush(m, p) < 0)
-					continue; /* the pipes hold the rest meanwhile */
-				if (p->exit_held) {
-					maybe_finish(m, p);
-					continue;
-				}
+				mig_proc_exited(m, p);
+				continue;
 			}
-			if (p->out_fd >= 0) {
+			/* a full window (output not acknowledged yet): the pipe waits */
+			if (p->out_fd >= 0 && mig_relay_room(m, p, 1)) {
 				pf[n] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
 				who[n++] = 1000 + i * 3 + 1;
 			}
-			if (p->err_fd >= 0) {
+			if (p->err_fd >= 0 && mig_relay_room(m, p, 2)) {
 				pf[n] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
 				who[n++] = 1000 + i * 3 + 2;
 			}
 		}
+		mig_adopt_scan(m);	 /* copies held by helpers of a previous ssid (every 2 s) */
+		mig_reload_tick(m);	 /* reloaded processes whose deputy never came back */
+		mig_relay_turn(m, &tmo); /* stdio resent, acknowledgements sent */
 		mig_proto_timers(m, &tmo);
 		mig_home_tick(m->cfg, m->c); /* home views' "same" answers warm (a child) */
 		if (mig_now_ms() - t_nodes >= 1000) {
@@ -632,7 +490,9 @@ static void *loop(void *arg)
 				busy = m->mach[i].used;
 			if (busy)
 				mig_proto_nodes(m);
+			mig_client_fwd_check(m); /* gmigrate's moves asked of other homes */
 		}
+		balance_tick(m, m->bal, &tmo); /* automatic moves, once per interval */
 		if (poll(pf, n, tmo) < 0 && errno != EINTR) {
 			log_err("migration loop: poll: %s", strerror(errno));
 			break;
@@ -695,6 +555,13 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 	r = db_open(&m->db, dbpath, err, errlen);
 	if (r < 0)
 		goto fail;
+	mig_hold_dir(cfg->run_dir);
+	r = balance_new(&m->bal, cfg, cfg->id);
+	if (r < 0) {
+		snprintf(err, errlen, "balancing: %s", strerror(-r));
+		goto fail;
+	}
+	mig_reload(m); /* before any frame or deputy: a restarted home knows its processes */
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		r = cluster_on_msg(c, types[i], on_wire, m);
 		if (r < 0) {
@@ -702,6 +569,14 @@ int mig_new(struct mig **out, struct cluster *c, const struct config *cfg, char 
 				 wire_type_name(types[i]), strerror(-r));
 			goto fail;
 		}
+	}
+	for (uint16_t t = WIRE_MOVE_REQ; t <= WIRE_MOVE_RESULT && r == 0; t++)
+		r = cluster_on_msg(c, t, mig_client_on_wire, m);
+	if (r == 0)
+		r = cluster_on_error(c, WIRE_MOVE_REQ, mig_client_on_wire, m);
+	if (r < 0) {
+		snprintf(err, errlen, "migration: registering MOVE_* frames: %s", strerror(-r));
+		goto fail;
 	}
 	snprintf(m->sock_path, sizeof(m->sock_path), "%s/%s", cfg->run_dir, DEPUTY_SOCK_NAME);
 	if (strlen(m->sock_path) >= sizeof(sa.sun_path)) {
@@ -788,6 +663,7 @@ void mig_free(struct mig *m)
 	if (m->evfd >= 0)
 		close(m->evfd);
 	db_close(m->db);
+	balance_free(m->bal);
 	pthread_mutex_destroy(&m->qlock);
 	pthread_mutex_destroy(&m->elock);
 	free(m);

@@ -1,7 +1,8 @@
 /*
- * mig_int.h - inside of the migration module, shared by mig.c (loop, sockets, process table,
- * stdio relay), mig_proto.c (migproto machines and their actions) and mig_stream.c (image
- * stream, restore worker). Not for other modules: use mig.h.
+ * mig_int.h - inside of the migration module, shared by mig.c (loop, sockets, process table),
+ * mig_relay.c (stdio relay), mig_stdin.c (stdin, exactly once), mig_proto.c (migproto machines
+ * and their actions) and mig_stream.c (image stream, restore worker). Not for other modules:
+ * use mig.h.
  *
  * Threads: everything here except the event queue and the sink table is touched only by
  * the coordinator thread. Link threads and stream threads post events (mig_post) and write
@@ -24,8 +25,7 @@
 #define MIG_MAX_PROCS	  256
 #define MIG_MAX_MACH	  64
 #define MIG_MAX_SINKS	  16
-#define MIG_PIPE_SZ	  (8 << 20) /* image pipes (dump -> stream, sink -> restore) */
-#define MIG_KEEP_FINAL_MS 60000	    /* a final machine answers late QUERY/READY this long */
+#define MIG_KEEP_FINAL_MS 60000 /* a final machine answers late QUERY/READY this long */
 
 /* Timings of a move as MIG_READY / MIG_DONE carry them (0: not known). */
 struct mig_times {
@@ -56,6 +56,8 @@ struct mig_ev {
 	int32_t status;
 	uint8_t *data; /* STDIO data (malloc'd) */
 	size_t len;
+	uint64_t off, ack, epoch; /* STDIO offsets and acknowledgements (mig.c relay) */
+	uint8_t flags;		  /* STDIO: WIRE_STDIO_F_*; EXIT: WIRE_EXIT_F_* */
 	char reason[MIGPROTO_REASON_MAX];
 	/* EVK_PROTO */
 	int role;
@@ -93,11 +95,15 @@ struct proc {
 	int resumed;
 	int exited, status; /* worker reported the process's end */
 	struct buf st_in;   /* partial status lines */
-	/* output read from its pipes but not handed to the link to its home (the link was
-	 * down): frames {u8 stream, u8 eof, bytes}, sent before anything more is read, and
-	 * the EXIT not sent yet (sent once held is empty) */
-	struct buf held;
+	/* ended here: its EXIT waits for its output's acknowledgement */
 	int exit_held;
+	/* home, reloaded after a restart of this daemon (mig_adopt.c): waiting since this
+	 * mig_now_ms() for its deputy to re-attach (0: not waiting); meanwhile its output
+	 * (DEPUTY_OUTPUT bodies) and its end are kept for it */
+	double await_deputy;
+	int reloaded; /* home: this entry was reloaded from sqlite at this daemon's start */
+	struct buf dep_out;
+	int dep_exit, dep_status;
 };
 
 struct mach {
@@ -134,18 +140,28 @@ struct mach {
 };
 
 struct client {
-	int fd; /* -1 = free slot */
+	int fd; /* -1 = free slot (unless rnode) */
 	uid_t uid;
 	pid_t pid;
 	uint32_t gpid; /* deputy of this process, 0 if none */
 	struct buf in, out;
+	/* Home: a MOVE_REQ of node rnode (request id rreq) in a slot of its own, fd -1: what
+	 * is sent to it goes back as MOVE_PROGRESS / MOVE_RESULT / ERROR (mig_client.c). */
+	int rnode;
+	uint32_t rreq;
+	double rsince; /* mig_now_ms() when it came */
+	/* gmigrate's MIGRATE forwarded to the process's home node fnode as MOVE_REQ freq at
+	 * fsince (mig_now_ms()); fheard: the home has answered (a progress line at least) */
+	int fnode, fheard;
+	uint32_t freq, fgpid;
+	double fsince;
 };
 
 struct sink_writer; /* mig_stream.c: the thread that writes a sink's chunks into its pipe */
 
 struct sink {
 	uint64_t mig_id;
-	int fd; /* write end of the restore worker's image pipe, -1 free (the writer owns it) */
+	int fd; /* -1 free, else in use (the image goes through w's ring to the worker) */
 	uint64_t next_seq;
 	struct sink_writer *w; /* chunks are queued to it: a link thread never blocks on a
 				* full pipe while the restore waits for that link (/gfs) */
@@ -172,6 +188,15 @@ struct mig {
 	struct mig_entry ents[MIG_MAX_PROCS]; /* elock: for mig_entries() */
 	size_t nents;
 	uint32_t seq;
+	/* home: moves its predecessor (before a restart) left undecided or committed, as the
+	 * durable records say: answers to late READY / QUERY (mig_adopt.c) */
+	struct {
+		uint64_t id;
+		int committed;
+	} orph[MIG_MAX_PROCS];
+	size_t norph;
+	double t_scan;	     /* last look for held copies to adopt (mig_adopt.c) */
+	struct balance *bal; /* automatic moves (balance.h) */
 };
 
 /* mig.c */
@@ -182,10 +207,15 @@ void mig_proc_drop(struct mig *m, struct proc *p);
 void mig_proc_detach_worker(struct proc *p); /* forget the worker and pipes of a copy gone */
 /* mig_client.c */
 void mig_client_accept(struct mig *m);
+int mig_parent_of(pid_t pid); /* ppid from /proc/PID/stat, -1 if unreadable (mig_client.c) */
 void mig_client_read(struct mig *m, int ci); /* may close the client */
 void mig_client_flush(struct mig *m, int ci);
 void mig_client_send(struct mig *m, int ci, uint16_t type, struct buf *body);
 void mig_send_stdin(struct mig *m, struct proc *p, uint8_t eof, const uint8_t *d, size_t n);
+/* MOVE_REQ / MOVE_PROGRESS / MOVE_RESULT and ERROR for MOVE_REQ (link threads: post). */
+int mig_client_on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *reply);
+void mig_client_wire_ev(struct mig *m, struct mig_ev *ev); /* that event, coordinator */
+void mig_client_fwd_check(struct mig *m); /* about once a second: forwarded moves' homes */
 /* EXIT to p's deputy, forget p; WHERE to its deputy; a signal wherever p runs (held while
  * it moves). */
 void mig_deputy_exit(struct mig *m, struct proc *p, int status, const char *text);
@@ -194,8 +224,36 @@ void mig_deliver_signal(struct mig *m, struct proc *p, int signo);
 
 /* mig.c */
 double mig_now_ms(void);
+/* mig_relay.c (coordinator, except mig_relay_handover) */
 void mig_relay_drain(struct mig *m, struct proc *p); /* send what is in its pipes now */
 void mig_proc_exited(struct mig *m, struct proc *p); /* EXIT to home once output is out */
+/* Its relay state goes. */
+void mig_relay_forget(struct mig *m, const struct proc *p);
+/* Room for stream (1 stdout, 2 stderr) of p in its window: 0 = do not read its pipe now. */
+size_t mig_relay_room(struct mig *m, struct proc *p, int stream);
+/* Read what *fd (p's stream 1 or 2) holds now (drain: all that fits the window) and relay
+ * it; closes *fd at EOF. Returns 0, or 1 at EOF. */
+int mig_relay_fd(struct mig *m, struct proc *p, int *fd, int stream, int drain);
+/* Every loop turn: resends, acknowledgements; *tmo_ms shortened while anything pends. */
+void mig_relay_turn(struct mig *m, int *tmo_ms);
+/* A STDIO frame; an EXIT frame. */
+void mig_relay_stdio_ev(struct mig *m, struct mig_ev *ev);
+void mig_relay_exit_ev(struct mig *m, struct mig_ev *ev);
+uint64_t mig_relay_epoch(int self); /* unique per holder stint (node id, wall clock) */
+/* mig_stdin.c (coordinator) */
+/* Home: grun's stdin for p (not P_CHILD), kept until the process read it wherever it runs. */
+void mig_stdin_put(struct mig *m, struct proc *p, uint8_t eof, const uint8_t *d, size_t n);
+void mig_stdin_frame(struct mig *m, int peer, const struct wire_stdio *s); /* stream 0 */
+void mig_stdin_forget(struct mig *m, const struct proc *p); /* p goes (or is rebuilt) */
+/* Every turn; *busy: something to resend or confirm; *fast: a read offset is moving. */
+void mig_stdin_turn(struct mig *m, int *busy, int *fast);
+/* Stream thread, source of a move of a process whose home is another node, once it is
+ * frozen: read what its output pipes fd[0] (stdout), fd[1] (stderr) hold (-1: none) and
+ * wait until the home has acknowledged all of its output, so that nothing the process
+ * wrote here is pending when the move commits. 0, -ECANCELED (*cancel set) or -ETIMEDOUT
+ * (after timeout_ms; why says so). */
+int mig_relay_handover(struct mig *m, uint32_t gpid, int home, const int fd[2],
+		       volatile int *cancel, int timeout_ms, char *why, size_t whylen);
 
 /* mig_mach.c */
 struct mach *mig_mach_new(struct mig *m, int role, const struct migproto_params *pp);
@@ -214,6 +272,35 @@ int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, 
 void mig_proto_worker_line(struct mig *m, struct proc *p, const char *line);
 void mig_proto_free(struct mig *m);
 void mig_post_proto(struct mig *m, uint64_t id, int role, int pev, int err, const char *why);
+
+/* mig_proto.c: carry out actions of k (an adopted machine's first ones) */
+void mig_act_list(struct mig *m, struct mach *k, const struct migproto_action *a, size_t n);
+
+/* mig_adopt.c: daemon restarts. Held side (forked helpers, no logging): before forking the
+ * checkpoint child (source) or the restore worker (dest), the coordinator notes the move
+ * (mig_hold_note(k, 0 / 1); mig_hold_note(NULL, 1) after the worker's fork); a helper whose
+ * daemon died calls mig_hold_wait(): it listens on run_dir/hold-<mig_id>-<S|D>.sock (0600,
+ * root peers only) until a daemon adopts it, makes that connection its control (ctlfd) and
+ * status (stfd, -1 none) descriptors, and returns the first command byte read on it. It
+ * never returns without one; 0 only if the move was never noted (the caller keeps its old
+ * rule). Daemon side, coordinator thread: */
+void mig_hold_dir(const char *run_dir);
+void mig_hold_note(const struct mach *k, int worker);
+char mig_hold_wait(int role, pid_t pid, int stfd, int ctlfd);
+/* The restore worker, once its process runs: wait for waitfor (the process or the init of
+ * its PID namespace; pid: the process) and return its wait status. If ssid dies meanwhile
+ * it listens (tag G) and an adopting daemon becomes ctl and stw; its stdout/stderr pipes
+ * keep a reader so that the process's writes block instead of killing it. */
+int mig_hold_run(pid_t waitfor, pid_t pid, int stw, int ctl);
+void mig_adopt_scan(struct mig *m);  /* connect to held helpers, rebuild their moves */
+void mig_reload(struct mig *m);	     /* home: processes and decided moves from sqlite */
+void mig_reload_tick(struct mig *m); /* deputies that never came back */
+void mig_reattach(struct mig *m, int ci, struct buf *b); /* DEPUTY_REATTACH */
+/* A READY/QUERY for a move home has no machine for: 1 if answered from its records. */
+int mig_orphan_answer(struct mig *m, const struct migproto_event *pe, uint64_t id);
+/* Home: output / end of a reloaded process whose deputy is not back: 1 if kept for it. */
+int mig_await_output(struct proc *p, uint8_t stream, uint8_t eof, const uint8_t *d, size_t n);
+int mig_await_exit(struct proc *p, int status);
 
 /* mig_stream.c */
 void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)

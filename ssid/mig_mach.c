@@ -115,6 +115,18 @@ int mig_proto_request(struct mig *m, int ci, uint32_t gpid, int dst, char *err, 
 		log_warn("migration history: %s", db_errmsg(m->db));
 	p->mig = pp.mig_id;
 	p->src_dead = 0;
+	/* Durable before anything is sent: a restarted home knows this move was in flight and
+	 * never committed (mig_adopt.c answers its parties ABORT). */
+	struct db_proc rec = {.gpid = gpid,
+			      .home_node = m->self,
+			      .node = p->where,
+			      .uid = p->uid,
+			      .state = DB_PROC_MIGRATING,
+			      .since_ms = h->t0,
+			      .mig_id = (int64_t)pp.mig_id};
+	snprintf(rec.cmd, sizeof(rec.cmd), "%s", p->comm);
+	if (db_proc_put(m->db, &rec) < 0)
+		log_warn("gpid %u: recording the move: %s", gpid, db_errmsg(m->db));
 	if (p->where == m->self) {
 		pp.self = (uint16_t)m->self;
 		struct mach *s = mig_mach_new(m, MIGPROTO_SOURCE, &pp);
@@ -178,6 +190,63 @@ static void feed_node(struct mig *m, int id, enum migproto_ev type)
 	}
 }
 
+/* Peers that came back as a new incarnation (cluster.c, from their HELLO: crashed or
+ * rebooted, not a restart of their daemon alone): what they held died, however quickly they
+ * came back, so this does not wait for membership's 2 x down_ms. A live machine that began
+ * before that gets NODE_DEAD for the node (migproto_reborn); a process of ours that ran there
+ * from before that is reported lost. When it got there: the start of the newest machine that
+ * moved it there while one is kept, else the previous turn (a P_REMOTE keeps these turns
+ * going every second). */
+static int64_t reborn_turn; /* cluster_mono_ms() of the previous turn, 0 before the first */
+
+static void reborn_check(struct mig *m)
+{
+	static struct cluster_peer peers[MEMBER_IDS];
+	size_t n = cluster_peers(m->c, peers, MEMBER_IDS);
+	int64_t now = cluster_mono_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		int id = peers[i].id;
+		int64_t at = peers[i].reborn_ms;
+		if (at <= 0 || id <= 0 || id >= MEMBER_IDS)
+			continue;
+		for (int j = 0; j < MIG_MAX_MACH; j++) {
+			struct mach *k = &m->mach[j];
+			unsigned bit = 1u << (id == k->p.src ? 0 : id == k->p.dst ? 1 : 2);
+			if (!k->used || (k->dead_fed & bit) ||
+			    !migproto_reborn(&k->p, (uint16_t)id, (uint64_t)at))
+				continue;
+			k->dead_fed |= bit;
+			log_warn("migration %llx: node %d came back as a new incarnation: dead",
+				 (unsigned long long)k->p.mig_id, id);
+			struct migproto_event ev = {.type = MIGPROTO_EV_NODE_DEAD,
+						    .node = (uint16_t)id};
+			mig_step(m, k, &ev);
+		}
+		for (int j = 0; j < MIG_MAX_PROCS; j++) {
+			struct proc *p = &m->procs[j];
+			int64_t since = -1;
+			char text[160];
+			if (!p->used || p->home != m->self || p->kind != P_REMOTE || p->mig ||
+			    p->where != id)
+				continue;
+			for (int q = 0; q < MIG_MAX_MACH; q++) {
+				const struct mach *k = &m->mach[q];
+				if (k->used && k->p.gpid == p->gpid && k->p.dst == id &&
+				    (int64_t)k->p.born > since)
+					since = (int64_t)k->p.born;
+			}
+			if (at < (since >= 0 ? since : reborn_turn))
+				continue;
+			snprintf(text, sizeof(text),
+				 "the process was lost: node %d, which ran it, %s", id,
+				 "crashed or restarted (a new incarnation)");
+			mig_deputy_exit(m, p, SIGKILL, text);
+		}
+	}
+	reborn_turn = now;
+}
+
 void mig_proto_nodes(struct mig *m)
 {
 	char sock[PATH_MAX + 16], err[256];
@@ -185,6 +254,7 @@ void mig_proto_nodes(struct mig *m)
 	struct client *cl;
 	size_t n = 0;
 
+	reborn_check(m);
 	snprintf(sock, sizeof(sock), "%s/%s", m->cfg->run_dir, CTL_SOCK_NAME);
 	if (client_open(&cl, sock, err, sizeof(err)) < 0)
 		return;

@@ -409,6 +409,7 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 		mig_send_msg(m, k, a);
 		break;
 	case MIGPROTO_A_FREEZE:
+		mig_hold_note(k, 0); /* for the checkpoint child, should this ssid die */
 		mig_stream_start(m, k);
 		break;
 	case MIGPROTO_A_STREAM: /* the stream runs from the freeze on */
@@ -462,7 +463,9 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 				snprintf(n->comm, sizeof(n->comm), "%s", k->comm);
 			}
 			n->mig = k->p.mig_id;
+			mig_hold_note(k, 1); /* for the worker, should this ssid die */
 			e = mig_worker_spawn(m, n, k->p.mig_id, -1);
+			mig_hold_note(NULL, 1);
 			if (e < 0 && !p)
 				mig_proc_drop(m, n);
 		}
@@ -519,7 +522,8 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 				    .node = k->p.dst,
 				    .uid = p ? p->uid : 0,
 				    .state = DB_PROC_RUNNING,
-				    .since_ms = cluster_wall_ms()};
+				    .since_ms = cluster_wall_ms(),
+				    .mig_id = (int64_t)k->p.mig_id}; /* the commit, for a restart */
 		if (p)
 			snprintf(r.cmd, sizeof(r.cmd), "%s", p->comm);
 		int e = db_proc_put(m->db, &r);
@@ -532,6 +536,12 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 		report(m, k, a);
 		break;
 	}
+}
+
+void mig_act_list(struct mig *m, struct mach *k, const struct migproto_action *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		act(m, k, &a[i]);
 }
 
 /* ------------------------------------------------------------------ fault points at steps */
@@ -698,6 +708,8 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 		return;
 	}
 	k = mig_mach_find(m, ev->mig_id, to);
+	if (!k && to == MIGPROTO_HOME && mig_orphan_answer(m, &pe, ev->mig_id))
+		return; /* decided before this daemon started (mig_adopt.c) */
 	if (!k) {
 		log_debug("%s for unknown migration %llx from node %d", wire_type_name(ev->type),
 			  (unsigned long long)ev->mig_id, ev->peer);

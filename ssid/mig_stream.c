@@ -12,6 +12,7 @@
 #include "migrate/deputy.h"
 #include "migrate/dump.h"
 #include "migrate/restore.h"
+#include "migrate/shmring.h"
 #include "ssid/log.h"
 #include "ssid/mig_home.h"
 #include "ssid/mig_int.h"
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,14 +33,12 @@
 
 /* ------------------------------------------------------------------ source: stream */
 
-/* Image pipes: MIG_PIPE_SZ (beyond pipe-max-size needs CAP_SYS_RESOURCE, which the daemon
- * has as root), else as large as allowed. A large pipe lets the engine, the stream and the
- * link thread run without waiting on each other for every chunk. */
-static void set_pipe_size(int fd)
-{
-	if (fcntl(fd, F_SETPIPE_SZ, MIG_PIPE_SZ) < 0)
-		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-}
+/* Image rings (shmring.h: checkpoint child -> stream thread, sink -> restore worker): shared
+ * memory instead of pipes, so the bytes are copied once into the ring and read in place (a
+ * pipe copied them in and out of kernel pages). 4 MiB: room for a 1 MiB chunk waiting for
+ * its successor plus the sections being written, without waiting on each other for every
+ * chunk; small enough to stay warm in the cache. */
+#define MIG_RING_SZ (4u << 20)
 
 /* What the checkpoint child reports on its result pipe. */
 struct dump_result {
@@ -53,9 +53,10 @@ struct dump_result {
  * control pipe (ctlfd): 'L' the last chunk is about to leave (a commit may follow), 'K' kill
  * it (committed), 'R' release it (abandoned). EOF (ssid died): release if 'L' never came;
  * after 'L' the outcome is unknown and the destination may run it, so hold it frozen (never
- * two running copies; an operator kills or lets go of this child). One thread: the handle
- * belongs to it. Exit status 0 done, 1 kill/release failed, 2 result pipe failed. */
-static pid_t fork_dumper(pid_t pid, int wfd, int resfd, int ctlfd)
+ * two running copies) until a restarted ssid adopts this child and passes on the home's
+ * decision (mig_hold_wait, ssid/mig_adopt.c). One thread: the handle belongs to it. Exit
+ * status 0 done, 1 kill/release failed, 2 result pipe failed. */
+static pid_t fork_dumper(pid_t pid, struct shmring *ring, int resfd, int ctlfd)
 {
 	pid_t c = fork();
 
@@ -63,20 +64,23 @@ static pid_t fork_dumper(pid_t pid, int wfd, int resfd, int ctlfd)
 		return c;
 	struct dump_result r;
 	struct dump_handle *h = NULL;
-	int w = fcntl(wfd, F_DUPFD, 1000), rf = fcntl(resfd, F_DUPFD, 1000),
-	    cf = fcntl(ctlfd, F_DUPFD, 1000), last = 0, e = 0;
+	/* the image ring's wake-up pipes at 1003-1004 (producer side), the pipes at 1001-1002 */
+	int ringok = shmring_set_role(ring, SHMRING_PRODUCER, 1003),
+	    rf = fcntl(resfd, F_DUPFD, 1005), cf = fcntl(ctlfd, F_DUPFD, 1005), last = 0, e = 0;
 	char ch = 0, err[256];
 	ssize_t n;
-	dup2(w, 1000);
 	dup2(rf, 1001);
 	dup2(cf, 1002);
 	close_range(3, 999, 0);
-	close_range(1003, ~0u, 0);
+	close_range(1005, ~0u, 0);
 	prctl(PR_SET_NAME, "ssid-ckpt"); /* in ps: not the daemon (pgrep -x ssid) */
 	memset(&r, 0, sizeof(r));
 	(void)mig_home_join(pid); /* away from home: read its paths in its own view */
-	r.rc = dump_begin(pid, 1000, &h, &r.st, r.err, sizeof(r.err));
-	close(1000); /* EOF ends the image */
+	r.rc = ringok < 0 ? ringok : dump_begin_ring(pid, ring, &h, &r.st, r.err, sizeof(r.err));
+	if (ringok < 0)
+		snprintf(r.err, sizeof(r.err), "image ring: %s", strerror(-ringok));
+	shmring_close(ring, r.rc < 0 ? r.rc : 0); /* the end of the image */
+	shmring_free(ring);
 	if (write(1001, &r, sizeof(r)) != (ssize_t)sizeof(r)) {
 		if (h)
 			dump_release(h, err, sizeof(err));
@@ -94,12 +98,16 @@ static pid_t fork_dumper(pid_t pid, int wfd, int resfd, int ctlfd)
 		}
 		break;
 	}
+	if (n != 1 && last) { /* ssid died after the last chunk left: held for adoption */
+		ch = mig_hold_wait(MIGPROTO_SOURCE, pid, -1, 1002);
+		n = ch ? 1 : 0;
+	}
 	if (n == 1 && ch == 'K')
 		e = dump_kill(h, err, sizeof(err));
 	else if ((n == 1 && ch == 'R') || !last)
 		e = dump_release(h, err, sizeof(err));
 	else
-		for (;;) /* ssid died after the last chunk left: hold it frozen */
+		for (;;) /* the move was never noted (cannot happen): hold it frozen */
 			pause();
 	_exit(e < 0 ? 1 : 0);
 }
@@ -114,6 +122,12 @@ void mig_dump_ctl(struct mach *k, char c)
 	if (write(k->dctl, &c, 1) != 1)
 		log_warn("migration %llx: checkpoint child: %s", (unsigned long long)k->p.mig_id,
 			 strerror(errno));
+	if (k->dpid < 0) { /* adopted (mig_adopt.c), not our child: its socket closes when done */
+		struct pollfd pf = {.fd = k->dctl, .events = POLLIN};
+		char b;
+		while (poll(&pf, 1, 10000) > 0 && read(k->dctl, &b, 1) > 0)
+			;
+	}
 	close(k->dctl);
 	k->dctl = -1;
 	while (k->dpid > 0 && waitpid(k->dpid, &st, 0) < 0 && errno == EINTR)
@@ -137,11 +151,17 @@ struct streamer {
 
 /* The checkpoint froze the process: send what it wrote before the freeze to the home,
  * ahead of the last chunk (so it arrives before the destination's first output). The
- * coordinator does not read these pipes while the process is migrating. */
-static void drain_output(struct streamer *s)
+ * coordinator does not read these pipes while the process is migrating. A home elsewhere
+ * must have acknowledged all of it before the last chunk goes (mig_relay_handover): the
+ * next holder's output then follows it, none lost or repeated; if it cannot within the
+ * stream time-out the move fails and the process stays here. 0 or a negative errno. */
+static int drain_output(struct streamer *s, char *why, size_t whylen)
 {
 	uint8_t d[65536];
 
+	if (s->home != s->m->self)
+		return mig_relay_handover(s->m, s->gpid, s->home, s->outfd, &s->k->cancel,
+					  (int)s->k->p.conf.stream_idle_ms, why, whylen);
 	for (int i = 0; i < 2; i++) {
 		if (s->outfd[i] < 0)
 			continue;
@@ -165,18 +185,10 @@ static void drain_output(struct streamer *s)
 				memcpy(ev->data, d, (size_t)r);
 				ev->len = (size_t)r;
 				mig_post(s->m, ev);
-				continue;
 			}
-			struct wire_msg w;
-			wire_msg_init(&w, WIRE_STDIO, 0);
-			w.u.stdio = (struct wire_stdio){.gpid = s->gpid,
-							.stream = (uint8_t)(i + 1),
-							.data = d,
-							.len = (size_t)r};
-			if (cluster_send(s->m->c, s->home, &w) < 0)
-				log_warn("gpid %u: output to node %d lost", s->gpid, s->home);
 		}
 	}
+	return 0;
 }
 
 static int send_chunk(struct streamer *s, uint64_t seq, uint64_t off, const uint8_t *d, size_t n,
@@ -205,87 +217,88 @@ static void *stream_thread(void *a)
 	struct streamer *s = a;
 	struct mach *k = s->k;
 	struct dump_result d = {.rc = -EIO};
-	uint8_t *cur = malloc(WIRE_MAX_CHUNK), *prev = malloc(WIRE_MAX_CHUNK), *t;
-	size_t ncur = 0, nprev = 0;
+	struct shmring *ring = NULL;
+	const uint8_t *prev = NULL;
+	size_t nprev = 0;
 	uint64_t seq = 0, off = 0;
-	int p[2], e = 0, have_prev = 0, eof = 0, got = 0;
+	int e = 0, have_prev = 0, got = 0;
 	double t_first = 0, t_last = 0;
 	int res[2] = {-1, -1}, ctl[2] = {-1, -1};
 	pid_t dpid;
 	char why[600] = "";
 
-	if (!cur || !prev || pipe2(p, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0 ||
+	if (shmring_create(MIG_RING_SZ, &ring) < 0 || pipe2(res, O_CLOEXEC) < 0 ||
 	    pipe2(ctl, O_CLOEXEC) < 0) {
 		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, -ENOMEM,
 			       "no memory or pipe for the image stream");
 		goto out;
 	}
-	set_pipe_size(p[0]);
-	dpid = fork_dumper(s->pid, p[1], res[1], ctl[0]);
-	close(p[1]);
+	dpid = fork_dumper(s->pid, ring, res[1], ctl[0]);
+	e = dpid < 0 ? -errno : 0;
+	(void)shmring_set_role(ring, SHMRING_CONSUMER, -1); /* the child's death is seen */
 	close(res[1]);
 	close(ctl[0]);
 	if (dpid < 0) {
-		e = -errno;
-		close(p[0]);
 		close(res[0]);
 		close(ctl[1]);
 		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FREEZE_FAILED, e,
 			       "cannot start the checkpoint process");
 		goto out;
 	}
-	while (!eof) {
-		ncur = 0;
-		while (ncur < WIRE_MAX_CHUNK) {
-			ssize_t r = read(p[0], cur + ncur, WIRE_MAX_CHUNK - ncur);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				eof = 1;
-				break;
-			}
-			if (!got) {
-				got = 1;
-				t_first = mig_now_ms();
-				mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FROZEN, 0,
-					       NULL);
-				/* a fault here holds the stream: frozen, nothing sent yet */
-				if (mig_fault_peer("mig.after_freeze", "src", s->dst) != FAULT_NONE)
-					k->cancel = 1; /* fail/stall: the move gives up */
-			}
-			ncur += (size_t)r;
+	/* Chunks are encoded straight from the ring into the link's queue. A full chunk leaves
+	 * only once more bytes are known to follow, so the one still in the ring at the end is
+	 * the last (sent with last = 1 after the checkpoint's result). */
+	for (;;) {
+		size_t n;
+		int w = shmring_wait_data(ring, got ? WIRE_MAX_CHUNK + 1 : 1, 100);
+		if (w == -ETIMEDOUT && !k->cancel)
+			continue;
+		prev = shmring_rptr(ring, &n);
+		if (!got && n > 0) {
+			got = 1;
+			t_first = mig_now_ms();
+			mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_FROZEN, 0, NULL);
+			/* a fault here holds the stream: frozen, nothing sent yet */
+			if (mig_fault_peer("mig.after_freeze", "src", s->dst) != FAULT_NONE)
+				k->cancel = 1; /* fail/stall: the move gives up */
 		}
 		if (k->cancel) {
 			snprintf(why, sizeof(why), "stream cancelled");
 			e = -ECANCELED;
 			break;
 		}
-		if (have_prev) {
-			e = send_chunk(s, seq, off, prev, nprev, 0);
-			if (e < 0) {
-				snprintf(why, sizeof(why), "sending chunk %llu to node %d: %s",
-					 (unsigned long long)seq, s->dst, ssierr_str(e));
-				break;
-			}
-			seq++;
-			off += nprev;
-			mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_PROGRESS, 0, NULL);
-			enum fault_action f = mig_fault_peer("mig.mid_stream", "src", s->dst);
-			while (f == FAULT_STALL && !k->cancel)
-				usleep(10000);
-			if (f != FAULT_NONE) {
-				e = -EIO;
-				snprintf(why, sizeof(why), "fault injected at mig.mid_stream");
-				break;
-			}
+		if (n <= WIRE_MAX_CHUNK) {
+			if (shmring_state(ring) == 0)
+				continue;
+			/* closed: count again, the end may have come after n was read */
+			prev = shmring_rptr(ring, &n);
+			if (n > WIRE_MAX_CHUNK)
+				continue;
+			nprev = n; /* the end: what is left is the last chunk */
+			have_prev = n > 0;
+			break;
 		}
-		t = prev;
-		prev = cur;
-		cur = t;
-		nprev = ncur;
-		have_prev = ncur > 0;
+		e = send_chunk(s, seq, off, prev, WIRE_MAX_CHUNK, 0);
+		if (e < 0) {
+			snprintf(why, sizeof(why), "sending chunk %llu to node %d: %s",
+				 (unsigned long long)seq, s->dst, ssierr_str(e));
+			break;
+		}
+		shmring_consume(ring, WIRE_MAX_CHUNK);
+		seq++;
+		off += WIRE_MAX_CHUNK;
+		mig_post_proto(s->m, s->id, MIGPROTO_SOURCE, MIGPROTO_EV_PROGRESS, 0, NULL);
+		enum fault_action f = mig_fault_peer("mig.mid_stream", "src", s->dst);
+		while (f == FAULT_STALL && !k->cancel)
+			usleep(10000);
+		if (f != FAULT_NONE) {
+			e = -EIO;
+			snprintf(why, sizeof(why), "fault injected at mig.mid_stream");
+			break;
+		}
 	}
-	close(p[0]); /* a dump still writing fails with EPIPE and leaves the process running */
+	if (e < 0) /* a dump still writing fails with EPIPE and leaves the process running */
+		shmring_abort(ring);
 	{
 		ssize_t r;
 		do
@@ -302,7 +315,7 @@ static void *stream_thread(void *a)
 		snprintf(why, sizeof(why), "checkpoint of pid %d: %s", s->pid, d.err);
 	}
 	if (!e)
-		drain_output(s);
+		e = drain_output(s, why, sizeof(why));
 	if (!e && have_prev) {
 		enum fault_action f = mig_fault_peer("mig.after_stream", "src", s->dst);
 		while (f == FAULT_STALL && !s->k->cancel)
@@ -356,8 +369,7 @@ static void *stream_thread(void *a)
 	if (ev)
 		mig_post(s->m, ev);
 out:
-	free(cur);
-	free(prev);
+	shmring_free(ring); /* after the last chunk: it was sent from the ring */
 	for (int i = 0; i < 2; i++)
 		if (s->outfd[i] >= 0)
 			close(s->outfd[i]);
@@ -423,10 +435,12 @@ struct sink_writer {
 	pthread_cond_t cv;
 	struct sink_chunk *h, *t; /* mu */
 	size_t bytes;		  /* mu: queued */
-	int closing;		  /* mu: no more chunks; close the pipe once written */
-	int dead;		  /* mu: the pipe failed (restore gone): drop everything */
+	int closing;		  /* mu: no more chunks; close the ring once written */
+	int dead;		  /* mu: the ring failed (restore gone): drop everything */
 	int refs;		  /* mu: the sink slot, the thread, link threads inside write */
-	int fd;
+	int busy;		  /* mu: the thread is copying a chunk into the ring */
+	struct shmring *ring;	  /* producer side; a link thread copies into it directly
+				   * under mu when nothing is queued or busy and it has room */
 };
 
 static void sw_unref(struct sink_writer *w)
@@ -441,6 +455,7 @@ static void sw_unref(struct sink_writer *w)
 		w->h = c->next;
 		free(c);
 	}
+	shmring_free(w->ring);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
@@ -460,18 +475,32 @@ static void *sink_thread(void *a)
 		w->h = c->next;
 		if (!w->h)
 			w->t = NULL;
+		w->busy = 1;
 		pthread_mutex_unlock(&w->mu);
 		int bad = 0;
-		for (size_t done = 0; done < c->len && !bad;) {
-			ssize_t r = write(w->fd, c->data + done, c->len - done);
-			if (r < 0 && errno == EINTR)
+		size_t cap = shmring_cap(w->ring);
+		for (size_t done = 0, room; done < c->len && !bad;) {
+			size_t n = c->len - done;
+			int e = shmring_wait_space(w->ring, n < cap / 4 ? n : cap / 4, 200);
+			if (e == -ETIMEDOUT) {
+				/* the restore waits (on /gfs?): dropped meanwhile? */
+				pthread_mutex_lock(&w->mu);
+				bad = w->dead;
+				pthread_mutex_unlock(&w->mu);
 				continue;
-			if (r < 0)
+			}
+			if (e < 0) {
 				bad = 1;
-			else
-				done += (size_t)r;
+				break;
+			}
+			uint8_t *d = shmring_wptr(w->ring, &room);
+			n = n < room ? n : room;
+			memcpy(d, c->data + done, n);
+			shmring_commit(w->ring, n);
+			done += n;
 		}
 		pthread_mutex_lock(&w->mu);
+		w->busy = 0;
 		w->bytes -= c->len;
 		w->dead |= bad;
 		free(c);
@@ -480,13 +509,13 @@ static void *sink_thread(void *a)
 	w->dead = 1;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	close(w->fd); /* EOF (or a short image) for the restore */
+	shmring_close(w->ring, 0); /* the end (or a short image) for the restore */
 	sw_unref(w);
 	return NULL;
 }
 
-/* Start the writer for fd (it takes fd). NULL if no memory or thread. */
-static struct sink_writer *sw_start(int fd)
+/* Start the writer for ring (it takes ring). NULL if no memory or thread. */
+static struct sink_writer *sw_start(struct shmring *ring)
 {
 	struct sink_writer *w = calloc(1, sizeof(*w));
 	pthread_attr_t at;
@@ -496,7 +525,7 @@ static struct sink_writer *sw_start(int fd)
 		return NULL;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	w->fd = fd;
+	w->ring = ring;
 	w->refs = 2;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -523,35 +552,57 @@ static void sw_end(struct sink_writer *w, int drop)
 	sw_unref(w);
 }
 
+/* A link thread: copy the chunk straight into the ring when nothing is queued before it
+ * and it fits now (the usual case: restoring is faster than the link). Never waits. w->mu
+ * held. 1 done, 0 not (queue it), -EPIPE the restore is gone. */
+static int sw_direct(struct sink_writer *w, const struct wire_mig_stream *s)
+{
+	size_t room;
+	if (w->h || w->busy)
+		return 0;
+	uint8_t *d = shmring_wptr(w->ring, &room);
+	if (room < s->len)
+		return 0;
+	int e = shmring_wait_space(w->ring, s->len, 0); /* room: only checks for an abort */
+	if (e == -EPIPE)
+		return e;
+	if (e < 0)
+		return 0;
+	memcpy(d, s->data, s->len);
+	shmring_commit(w->ring, s->len);
+	return 1;
+}
+
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 {
 	struct sink_writer *w = NULL;
 	struct sink *k = NULL;
-	struct sink_chunk *c = malloc(sizeof(*c) + s->len);
+	struct sink_chunk *c = NULL;
 	int e = 0;
 
-	if (c) {
-		c->next = NULL;
-		c->len = s->len;
-		memcpy(c->data, s->data, s->len);
-	}
 	pthread_mutex_lock(&m->qlock);
 	for (int i = 0; i < MIG_MAX_SINKS; i++)
 		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == s->mig_id)
 			k = &m->sinks[i];
 	if (k && s->seq != k->next_seq)
 		e = SSI_E_CORRUPT; /* a gap: the restore can not go on */
-	else if (k && !c)
-		e = -ENOMEM;
 	if (k) {
 		w = k->w;
 		pthread_mutex_lock(&w->mu);
 		w->refs++;
 		if (!e && w->dead)
 			e = -EPIPE;
-		if (!e && w->bytes + c->len > SINK_HARD_CAP)
+		int done = e ? 0 : sw_direct(w, s);
+		if (done < 0)
+			e = done;
+		if (!e && !done && w->bytes + s->len > SINK_HARD_CAP)
 			e = -ENOBUFS; /* the restore is stuck: give up rather than grow */
-		if (!e) {
+		if (!e && !done && !(c = malloc(sizeof(*c) + s->len)))
+			e = -ENOMEM;
+		if (!e && !done) {
+			c->next = NULL;
+			c->len = s->len;
+			memcpy(c->data, s->data, s->len);
 			if (w->t)
 				w->t->next = c;
 			else
@@ -589,7 +640,8 @@ void mig_sink_close(struct mig *m, uint64_t id)
 	pthread_mutex_unlock(&m->qlock);
 }
 
-__attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
+/* img: the image file, or -1 and ring (the sinks feed it). */
+__attribute__((noreturn)) static void worker_main(int img, struct shmring *ring, int stw, int ctl,
 						  const struct mig_home *hm)
 {
 	char err[1024];
@@ -603,11 +655,14 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
 	prctl(PR_SET_NAME, "ssid-restore"); /* in ps: not the daemon (pgrep -x ssid) */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN); /* ssid died: EPIPE, then held for adoption (mig_adopt.c);
+				   * the process gets every disposition from its image */
 	if (mig_home_enter(hm, err, sizeof(err)) < 0) { /* away: files through home's view */
 		dprintf(stw, "F home namespace: %s\n", err);
 		_exit(1);
 	}
-	if (restore_stopped(img, &h, &pid, &rs, err, sizeof(err)) < 0) {
+	if ((ring ? restore_stopped_ring(ring, &h, &pid, &rs, err, sizeof(err))
+		  : restore_stopped(img, &h, &pid, &rs, err, sizeof(err))) < 0) {
 		for (char *q = err; *q; q++)
 			if (*q == '\n')
 				*q = ' ';
@@ -628,7 +683,10 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
 	}
 	/* it stays stopped before its first instruction until the commit */
 	dprintf(stw, "R %d %.0f %d\n", pid, rs.total_ms, rs.new_pidns);
-	close(img);
+	if (ring)
+		shmring_free(ring);
+	else
+		close(img);
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -639,6 +697,8 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
 	}
 	while (read(ctl, &c, 1) < 0 && errno == EINTR)
 		;
+	if (c == 0) /* EOF: ssid died; held until a restarted one adopts us (mig_adopt.c) */
+		c = mig_hold_wait(MIGPROTO_DEST, pid, stw, ctl);
 	if (c != 'C') { /* 'K' or EOF: the move was abandoned, it never runs */
 		restore_discard(h, err, sizeof(err));
 		_exit(0);
@@ -649,53 +709,58 @@ __attribute__((noreturn)) static void worker_main(int img, int stw, int ctl,
 				*q = ' ';
 		dprintf(stw, "F resume: %s\n", err);
 	}
-	while (waitpid(waitfor, &st, 0) < 0) {
-		if (errno != EINTR) {
-			st = SIGKILL;
-			break;
-		}
-	}
+	st = mig_hold_run(waitfor, pid, stw, ctl); /* outlives ssid: mig_adopt.c */
 	dprintf(stw, "X %d\n", st);
 	_exit(0);
 }
 
-/* Fork the restore worker for p: fds 0-2 pipes, image from a pipe fed by the sinks. */
+/* Fork the restore worker for p: fds 0-2 pipes, image from a ring fed by the sinks (or from
+ * image_fd). */
 int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 {
-	int in[2], out[2], er[2], st[2], ctl[2], img[2] = {image_fd, -1};
+	int in[2], out[2], er[2], st[2], ctl[2];
+	struct shmring *ring = NULL;
 	pid_t w;
 
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(er, O_CLOEXEC) ||
-	    pipe2(st, O_CLOEXEC) || pipe2(ctl, O_CLOEXEC) ||
-	    (image_fd < 0 && pipe2(img, O_CLOEXEC)))
+	    pipe2(st, O_CLOEXEC) || pipe2(ctl, O_CLOEXEC))
 		return -errno; /* leaks a few fds on this rare path */
-	if (image_fd < 0)
-		set_pipe_size(img[1]);
+	if (image_fd < 0) {
+		int e = shmring_create(MIG_RING_SZ, &ring);
+		if (e < 0)
+			return e;
+	}
 	struct mig_home hm;
 	mig_home_prepare(&hm, m->cfg, m->c, p->home);
 	w = fork();
-	if (w < 0)
+	if (w < 0) {
+		shmring_free(ring);
 		return -errno;
-	if (w == 0) {
-		int a = fcntl(img[0], F_DUPFD, 1000), b = fcntl(st[1], F_DUPFD, 1000),
-		    c = fcntl(ctl[0], F_DUPFD, 1000);
+	}
+	if (w == 0) { /* image file at 1000 or ring pipes at 1003-1004, the pipes at 1001-1002 */
+		int r = ring ? shmring_set_role(ring, SHMRING_CONSUMER, 1003) : 0,
+		    a = image_fd >= 0 ? fcntl(image_fd, F_DUPFD, 1005) : -1,
+		    b = fcntl(st[1], F_DUPFD, 1005), c = fcntl(ctl[0], F_DUPFD, 1005);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(er[1], 2);
-		dup2(a, 1000);
+		if (a >= 0)
+			dup2(a, 1000);
 		dup2(b, 1001);
 		dup2(c, 1002);
 		close_range(3, 999, 0);
-		close_range(1003, ~0u, 0);
-		worker_main(1000, 1001, 1002, &hm);
+		close_range(ring ? 1005 : 1003, ~0u, 0);
+		if (r < 0) {
+			dprintf(1001, "F image ring: %s\n", strerror(-r));
+			_exit(1);
+		}
+		worker_main(ring ? -1 : 1000, ring, 1001, 1002, &hm);
 	}
 	close(in[0]);
 	close(out[1]);
 	close(er[1]);
 	close(st[1]);
 	close(ctl[0]);
-	if (image_fd < 0)
-		close(img[0]);
 	p->wpid = w;
 	p->in_fd = in[1];
 	p->out_fd = out[0];
@@ -708,9 +773,11 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 	fcntl(p->st_fd, F_SETFL, O_NONBLOCK);
 	if (image_fd >= 0)
 		return 0; /* the worker has its own copy of image_fd */
-	struct sink_writer *sw = sw_start(img[1]);
+	(void)shmring_set_role(ring, SHMRING_PRODUCER, -1); /* the worker's death is seen */
+	struct sink_writer *sw = sw_start(ring);
 	if (!sw) {
-		close(img[1]);
+		shmring_close(ring, -ENOMEM);
+		shmring_free(ring);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&m->qlock);
@@ -718,7 +785,7 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd)
 	for (; i < MIG_MAX_SINKS && m->sinks[i].fd >= 0; i++)
 		;
 	if (i < MIG_MAX_SINKS)
-		m->sinks[i] = (struct sink){.mig_id = id, .fd = img[1], .next_seq = 0, .w = sw};
+		m->sinks[i] = (struct sink){.mig_id = id, .fd = 1, .next_seq = 0, .w = sw};
 	pthread_mutex_unlock(&m->qlock);
 	if (i == MIG_MAX_SINKS) {
 		sw_end(sw, 1);

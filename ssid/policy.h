@@ -10,7 +10,8 @@
  * Pure: no I/O, no clock, no globals; randomness only from the caller's struct policy_rng,
  * so the same inputs and PRNG state give the same decisions (the daemon and ssi-sim run this
  * same code; a recorded input log replays to identical decisions).
- * NOT DONE YET: the daemon (ssid) does not call policy_decide(); only tools/ssi-sim does.
+ * Callers: ssid/balance.c (the daemon, once per [balance] interval_ms when enabled) and
+ * tools/ssi-sim.
  *
  * Units. Times in ms of the caller's clock (now_ms, ages) or seconds where named _s. Load is
  * what place.h uses: run-queue length per CPU; S(n) = place_slowdown() is the expected slowdown

@@ -213,6 +213,10 @@ int wire_encode_error(struct buf *out, uint32_t reqid, uint16_t ref_type, int co
 
 /* ---- decoder ---- */
 
+/* Set by wire_read_ref() around the decode of one MIG_STREAM frame (no lists inside): byte
+ * fields then point into the frame instead of a copy. */
+static _Thread_local int borrow_bytes;
+
 static void free_rec(const struct rec *r, void *s)
 {
 	size_t i, j;
@@ -235,6 +239,10 @@ static void free_rec(const struct rec *r, void *s)
 		case K_BYTES:
 		case K_U32ARR:
 			*AT(s, f->off2, size_t) = 0;
+			if (borrow_bytes && f->kind == K_BYTES) { /* a failed borrowing decode */
+				*AT(s, f->off, void *) = NULL;
+				break;
+			}
 			/* fall through */
 		case K_STRP:
 			free(*AT(s, f->off, void **));
@@ -326,6 +334,11 @@ static int get_bytes(struct buf *v, const struct field *f, void *s)
 		return SSI_E_TOOBIG;
 	if (n == 0)
 		return 0;
+	if (borrow_bytes && f->kind == K_BYTES) {
+		*AT(s, f->off, const uint8_t *) = buf_rptr(v);
+		*AT(s, f->off2, size_t) = n;
+		return buf_skip(v, n);
+	}
 	if (!(d = malloc(f->kind == K_U32ARR ? n * 4 : n)))
 		return -ENOMEM;
 	*AT(s, f->off, uint8_t *) = d;
@@ -539,6 +552,23 @@ int wire_read(struct buf *in, struct wire_msg *m)
 	return e < 0 ? e : 1;
 }
 
+int wire_read_ref(struct buf *in, struct wire_msg *m)
+{
+	struct wire_hdr h;
+	size_t n;
+	int e;
+
+	memset(m, 0, sizeof(*m));
+	if ((e = wire_split(buf_rptr(in), buf_avail(in), &n, &h)) <= 0)
+		return e;
+	borrow_bytes = h.type == WIRE_MIG_STREAM;
+	e = wire_decode(buf_rptr(in), n, m);
+	m->borrowed = (uint8_t)(borrow_bytes && e == 0);
+	borrow_bytes = 0;
+	buf_skip(in, n);
+	return e < 0 ? e : 1;
+}
+
 void wire_msg_init(struct wire_msg *m, uint16_t type, uint32_t reqid)
 {
 	memset(m, 0, sizeof(*m));
@@ -550,6 +580,9 @@ void wire_msg_free(struct wire_msg *m)
 {
 	const struct rec *r = wire_rec_of(m->type);
 
+	if (m->borrowed && m->type == WIRE_MIG_STREAM)
+		m->u.mig_stream.data = NULL; /* in the input buffer: not ours */
+	m->borrowed = 0;
 	if (r)
 		free_rec(r, &m->u);
 	memset(&m->u, 0, sizeof(m->u));

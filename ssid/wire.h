@@ -72,6 +72,10 @@ enum wire_type {
 	WIRE_PROC_TABLE_REPLY = 21, /* may take several frames: more = 1 on all but the last */
 	WIRE_SIGNAL = 22,
 	WIRE_SIGNAL_REPLY = 23,
+	WIRE_MOVE_REQ = 24,	 /* "move gpid", asked on any node, sent to its home */
+	WIRE_MOVE_PROGRESS = 25, /* home -> asking node: a step of that move */
+	WIRE_MOVE_RESULT = 26,	 /* home -> asking node: its outcome (refusal: ERROR) */
+
 	WIRE_MIG_OFFER = 30, /* source -> destination */
 	WIRE_MIG_ACCEPT = 31,
 	WIRE_MIG_REFUSE = 32,
@@ -140,6 +144,7 @@ struct wire_hello {
 	const char *cpu_flags;		/* opt: /proc/cpuinfo "flags", <= WIRE_FLAGS_MAX */
 	char listen[WIRE_ADDR_MAX + 1]; /* opt: "host:port" of the sender's SSH server */
 	uint64_t boot_id;		/* opt: changes at every daemon start (restart detection) */
+	uint64_t incarnation;		/* opt: the node's; changes when its processes all died */
 };
 
 struct wire_heartbeat {
@@ -221,6 +226,26 @@ struct wire_signal {
 
 struct wire_signal_reply {
 	int32_t err; /* req: 0 or negative errno (-EPERM, -ESRCH, ...) */
+};
+
+/* A move asked with gmigrate on a node other than the process's home (docs/protocol.md). */
+struct wire_move_req {
+	uint32_t gpid;	     /* req */
+	uint16_t dst;	     /* opt: destination node id; 0 = the process's home */
+	uint32_t origin_uid; /* req: uid whose rights apply (SO_PEERCRED where it was asked) */
+};
+
+struct wire_move_progress {
+	const char *step; /* req: one line, <= WIRE_TEXT_MAX */
+};
+
+struct wire_move_result {
+	int32_t err;	   /* opt: 0 = moved, else negative errno or SSI_E_* */
+	uint16_t from, to; /* req: node ids */
+	uint64_t mig_id;   /* req */
+	uint64_t bytes;	   /* opt: image bytes */
+	int64_t freeze_ms, transfer_ms, restore_ms, total_ms; /* opt: -1 = not reached */
+	const char *text; /* opt: why it failed, <= WIRE_TEXT_MAX */
 };
 
 struct wire_mig_offer {
@@ -329,19 +354,34 @@ struct wire_stdio {
 	const uint8_t *data; /* opt: <= WIRE_MAX_CHUNK */
 	size_t len;
 	uint8_t eof; /* opt: 1 = no more data on this stream */
+	/* Optional to understand (docs/protocol.md "STDIO offsets and acknowledgements"): */
+	uint64_t offset; /* opt: position of data[0] in the stream of this epoch (F_OFFSET) */
+	uint64_t ack;	 /* opt: positions of the stream delivered (F_ACK) */
+	uint64_t epoch;	 /* opt: which holder's stream the offsets count (F_OFFSET, F_ACK) */
+	uint8_t flags;	 /* opt: WIRE_STDIO_F_* */
 };
+#define WIRE_STDIO_F_OFFSET 1u /* offset and epoch are set: acknowledge, the sender keeps it */
+#define WIRE_STDIO_F_ACK    2u /* an acknowledgement of (gpid, stream, epoch); no data */
+#define WIRE_STDIO_F_RESEND 4u /* with F_ACK: a piece beyond ack arrived; send from ack again */
+/* stdin (stream 0), with F_ACK: the holder's last word on epoch (the process left it or
+ * ended): ack is exactly what the process read; from the home, it confirms that word. */
+#define WIRE_STDIO_F_FINAL  8u
 
 struct wire_exit {
 	uint32_t gpid;	       /* req */
 	int32_t status;	       /* req: wait status as from waitpid() */
 	uint64_t utime, stime; /* opt: clock ticks */
+	uint8_t flags;	       /* opt, optional to understand: WIRE_EXIT_F_* */
 };
+#define WIRE_EXIT_F_ACKME 1u /* the sender repeats this EXIT until it is acknowledged */
+#define WIRE_EXIT_F_ACK	  2u /* the home's acknowledgement of an EXIT with F_ACKME */
 
 /* One message: the header values and the body for its type. */
 struct wire_msg {
 	uint16_t type;	  /* enum wire_type */
 	uint32_t reqid;	  /* request id; a reply carries its request's id; 0 = none */
 	uint16_t bad_tag; /* after a failed decode: the field at fault, if known (log it) */
+	uint8_t borrowed; /* wire_read_ref(): u.mig_stream.data points into the input buffer */
 	union {
 		struct wire_hello hello;
 		struct wire_heartbeat heartbeat;
@@ -352,6 +392,9 @@ struct wire_msg {
 		struct wire_proc_reply proc_reply;
 		struct wire_signal signal;
 		struct wire_signal_reply signal_reply;
+		struct wire_move_req move_req;
+		struct wire_move_progress move_progress;
+		struct wire_move_result move_result;
 		struct wire_mig_offer mig_offer;
 		struct wire_mig_accept mig_accept;
 		struct wire_mig_refuse mig_refuse;
@@ -413,6 +456,12 @@ int wire_decode(const void *frame, size_t len, struct wire_msg *m);
  * 0: need more bytes, nothing consumed; negative: a bad header (nothing consumed) or a
  * frame that failed to decode (consumed; m->type, m->reqid, m->bad_tag as above). */
 int wire_read(struct buf *in, struct wire_msg *m);
+
+/* wire_read(), except that a MIG_STREAM's data is not copied: it points into in's storage,
+ * valid until in is next written, compacted or freed (m->borrowed is set; wire_msg_free()
+ * knows). For a receive loop that hands the chunk on before reading more; other types are
+ * decoded as by wire_read(). */
+int wire_read_ref(struct buf *in, struct wire_msg *m);
 
 /* Encode an ERROR reply {code, text} to request reqid (ref_type: the request's type).
  * text may be NULL; a text over WIRE_TEXT_MAX bytes is cut to that length. */

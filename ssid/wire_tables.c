@@ -59,6 +59,7 @@ static const struct field hello_f[] = {
 	FS(T, cpu_flags, 9, OPT, WIRE_FLAGS_MAX),
 	F(T, listen, 10, OPT),
 	F(T, boot_id, 11, OPT),
+	F(T, incarnation, 12, OPT),
 };
 static const struct rec hello_r = REC(T, hello_f);
 #undef T
@@ -175,6 +176,33 @@ static const struct field signal_reply_f[] = {
 	F(T, err, 1, REQ),
 };
 static const struct rec signal_reply_r = REC(T, signal_reply_f);
+#undef T
+
+#define T struct wire_move_req
+static const struct field move_req_f[] = {
+	F(T, gpid, 1, REQ),
+	F(T, dst, 2, OPT),
+	F(T, origin_uid, 3, REQ),
+};
+static const struct rec move_req_r = REC(T, move_req_f);
+#undef T
+
+#define T struct wire_move_progress
+static const struct field move_progress_f[] = {
+	FS(T, step, 1, REQ, WIRE_TEXT_MAX),
+};
+static const struct rec move_progress_r = REC(T, move_progress_f);
+#undef T
+
+#define T struct wire_move_result
+static const struct field move_result_f[] = {
+	F(T, err, 1, OPT),	   F(T, from, 2, REQ),
+	F(T, to, 3, REQ),	   F(T, mig_id, 4, REQ),
+	F(T, bytes, 5, OPT),	   F(T, freeze_ms, 6, OPT),
+	F(T, transfer_ms, 7, OPT), F(T, restore_ms, 8, OPT),
+	F(T, total_ms, 9, OPT),	   FS(T, text, 10, OPT, WIRE_TEXT_MAX),
+};
+static const struct rec move_result_r = REC(T, move_result_f);
 #undef T
 
 #define T struct wire_mig_offer
@@ -306,6 +334,11 @@ static const struct field stdio_f[] = {
 	F(T, stream, 2, REQ),
 	FB(T, data, len, 3, OPT, WIRE_MAX_CHUNK),
 	F(T, eof, 4, OPT),
+	/* offsets and acknowledgements: optional to understand, old peers skip them */
+	F(T, offset, WIRE_TAG_OPTIONAL + 1, OPT),
+	F(T, ack, WIRE_TAG_OPTIONAL + 2, OPT),
+	F(T, epoch, WIRE_TAG_OPTIONAL + 3, OPT),
+	F(T, flags, WIRE_TAG_OPTIONAL + 4, OPT),
 };
 static const struct rec stdio_r = REC(T, stdio_f);
 #undef T
@@ -316,6 +349,7 @@ static const struct field exit_f[] = {
 	F(T, status, 2, REQ),
 	F(T, utime, 3, OPT),
 	F(T, stime, 4, OPT),
+	F(T, flags, WIRE_TAG_OPTIONAL + 1, OPT), /* optional to understand: old peers skip it */
 };
 static const struct rec exit_r = REC(T, exit_f);
 #undef T
@@ -333,6 +367,9 @@ static const struct {
 	[WIRE_PROC_TABLE_REPLY] = {"PROC_TABLE_REPLY", &proc_reply_r},
 	[WIRE_SIGNAL] = {"SIGNAL", &signal_r},
 	[WIRE_SIGNAL_REPLY] = {"SIGNAL_REPLY", &signal_reply_r},
+	[WIRE_MOVE_REQ] = {"MOVE_REQ", &move_req_r},
+	[WIRE_MOVE_PROGRESS] = {"MOVE_PROGRESS", &move_progress_r},
+	[WIRE_MOVE_RESULT] = {"MOVE_RESULT", &move_result_r},
 	[WIRE_MIG_OFFER] = {"MIG_OFFER", &mig_offer_r},
 	[WIRE_MIG_ACCEPT] = {"MIG_ACCEPT", &mig_accept_r},
 	[WIRE_MIG_REFUSE] = {"MIG_REFUSE", &mig_refuse_r},

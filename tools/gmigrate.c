@@ -1,15 +1,14 @@
 /*
  * gmigrate - move a process started with grun to another node, or back home (gmigrate(1)).
- * Asks the process's home daemon over run_dir/mig.sock (the daemon checks that the caller
- * owns the process or is root, and coordinates the move); prints the outcome, or with
- * --json the timings and bytes. Node names are resolved with the daemon's node list.
+ * Asks the local daemon over run_dir/mig.sock; it passes the request on to the process's
+ * home node when that is another node (MOVE_REQ, docs/protocol.md), with the caller's uid.
+ * The home checks that the caller owns the process or is root, and coordinates the move.
+ * Prints the outcome, or with --json the timings and bytes. Node names are resolved with
+ * the daemon's node list.
  */
 #include "tools/lib/cli.h"
-#include "migrate/deputy.h"
-#include "ssid/client.h"
 #include "ssid/config.h"
-#include "ssid/ctl.h"
-#include "ssid/ssierr.h"
+#include "tools/lib/migreq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,8 +21,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: gmigrate [-c CONF] [--json] GPID NODE|home\n"
 		"Move process GPID (as printed by gps; started with grun) to NODE (a name such\n"
-		"as node2, or a node id) or back to its home node. Run it on the process's home\n"
-		"node. Only the owner of the process or root may move it.\n"
+		"as node2, or a node id) or back to its home node. It may be run on any node of\n"
+		"the cluster. Only the owner of the process or root may move it.\n"
 		"  --json   print {gpid, from, to, outcome, error, bytes, freeze_ms, transfer_ms,\n"
 		"           restore_ms, total_ms} (durations -1 when not reached)\n"
 		"Exit status: 0 moved, 1 not moved (the reason is printed), 2 usage.\n"
@@ -31,15 +30,20 @@ static void usage(FILE *f)
 		"MiB and MiB/s, restored, commit).\n");
 }
 
+/* On a terminal: the daemon's step lines, each overwriting the last. */
+static void show_step(const char *step, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "\r\033[Kgmigrate: %s", step);
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf = config_default_path(), *args[2];
-	int json = 0, na = 0, fd, e, node;
+	int json = 0, na = 0, e, node;
 	struct config c;
 	char err[1024], run_dir[PATH_MAX];
 	unsigned long gpid;
-	struct buf b;
-	uint16_t type;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -75,54 +79,24 @@ int main(int argc, char **argv)
 	node = !strcmp(args[1], "home") ? 0 : cli_node_id("gmigrate", run_dir, args[1]);
 	if (node < 0)
 		return 1;
-	fd = deputy_connect(run_dir, err, sizeof(err));
-	if (fd < 0) {
-		fprintf(stderr, "gmigrate: %s\n", err);
-		return 1;
-	}
-	buf_init(&b);
-	buf_put_u32(&b, (uint32_t)gpid);
-	buf_put_u16(&b, (uint16_t)node);
-	e = deputy_send(fd, DEPUTY_MIGRATE, &b);
+	struct deputy_result r;
 	int tty = isatty(2) && !json;
-	while (!e) {
-		e = deputy_recv(fd, &type, &b);
-		if (e || type == DEPUTY_RESULT || type == DEPUTY_ERROR)
-			break;
-		if (type == DEPUTY_PROGRESS && tty) {
-			char line[256] = "";
-			(void)buf_get_cstr(&b, line, sizeof(line));
-			fprintf(stderr, "\r\033[Kgmigrate: %s", line);
-		}
-	}
+	e = migreq_move(run_dir, (uint32_t)gpid, (uint16_t)node, tty ? show_step : NULL, NULL, &r);
 	if (tty)
 		fprintf(stderr, "\r\033[K");
-	close(fd);
-	if (e) {
-		fprintf(stderr, "gmigrate: talking to ssid: %s\n", ssierr_str(e));
-		buf_free(&b);
+	if (e < 0) {
+		fprintf(stderr, "gmigrate: %s\n", r.text);
 		return 1;
 	}
-	if (type == DEPUTY_ERROR) {
-		int64_t code = 0;
-		err[0] = '\0';
-		(void)buf_get_i64(&b, &code);
-		(void)buf_get_cstr(&b, err, sizeof(err));
-		buf_free(&b);
+	if (e == MIGREQ_REFUSED) {
 		if (json) {
-			printf("{\"gpid\": %lu, \"outcome\": \"refused\", \"error\": ", gpid);
-			cli_json_str(err);
+			/* -ETIMEDOUT: the home, asked from another node, went silent */
+			printf("{\"gpid\": %lu, \"outcome\": \"%s\", \"error\": ", gpid,
+			       r.err == -ETIMEDOUT ? "unknown" : "refused");
+			cli_json_str(r.text);
 			printf("}\n");
 		}
-		fprintf(stderr, "gmigrate: %s\n", err[0] ? err : ssierr_str((int)code));
-		return 1;
-	}
-	struct deputy_result r;
-	memset(&r, 0, sizeof(r));
-	e = deputy_result_get(&b, &r);
-	buf_free(&b);
-	if (e) {
-		fprintf(stderr, "gmigrate: bad result from ssid: %s\n", ssierr_str(e));
+		fprintf(stderr, "gmigrate: %s\n", r.text);
 		return 1;
 	}
 	if (json) {
@@ -144,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	if (r.err) {
 		fprintf(stderr, "gmigrate: gpid %lu not moved to node %u: %s\n", gpid, r.to,
-			r.text[0] ? r.text : ssierr_str((int)r.err));
+			r.text);
 		return 1;
 	}
 	return 0;

@@ -7,8 +7,9 @@
 # cuts), the state directory (SSI_LAB_DIR, default /var/tmp/NAME); shared by all labs: /run/ssi-lab
 # records, the user ssiuser and host mount points it had to create. Does not own ssid/ssictl: it
 # writes their config (CONFIG.md contract) and starts them. Assumes root, util-linux, iproute2,
-# cgroup v2 (pure, or hybrid at /sys/fs/cgroup/unified), nft for cut/heal. All it makes is found
-# by name or in its records, so `down` cleans up also after a crash or an interrupted `up`.
+# cgroup v2 (pure, or hybrid at /sys/fs/cgroup/unified), nft for cut/heal and --link-rate (with
+# tc's htb qdisc; netem for --link-delay). All it makes is found by name or in its records (the
+# tc and nft state lives in the netns), so `down` cleans up also after a crash or an interrupted `up`.
 set -u -o pipefail
 
 NAME=${SSI_LAB_NAME:-ssi-lab}   # lab name: its netns and its parent cgroup are called so
@@ -40,6 +41,7 @@ as the root of the node's cgroup v2 mount). Runs as root.
 
 Commands (NODE is "node2" or "2"):
   up [-n N] [--cpus-per-node K] [--untrusted K] [--no-daemon]
+     [--link-rate RATE [--link-delay MS]]
                         start nodes node1..nodeN (default N=3); per node: key (ssictl keygen),
                         /etc/ssid/ssid.conf (peers = all other nodes, lab timings), trust of
                         every other node's key, then "ssid -f"; waits until each answers
@@ -47,12 +49,20 @@ Commands (NODE is "node2" or "2"):
                         round-robin over this machine's CPUs. --untrusted K: nobody trusts
                         node K's key (it still lists and trusts the others). --no-daemon:
                         namespaces, directories and user only; no keys, config or ssid.
+                        --link-rate RATE: each node sends at most RATE (tc units: 100mbit,
+                        1gbit, 10gbit), like a node on its own full-duplex link; default:
+                        unshaped. --link-delay MS: every packet a node sends is also delayed
+                        MS ms (one way; a round trip takes 2 x MS); needs the kernel's netem
+                        qdisc. Not modelled: the limit of one node's receiving side (several
+                        senders to one node get RATE each); a node's TCP to its own address
+                        is shaped too. Needs tc (iproute2) and nft (nftables).
                         Fails (exit 1) if lab NAME is already up.
   down [--keep]         stop every node (SIGTERM to ssid first) and remove everything:
                         processes, mounts, cgroups, namespace, addresses, nft rules, the state
                         directory (unless --keep); the last lab down also removes the mount
                         points and the user $LAB_USER that labs made. Exit 0 if no lab is up.
-  status                per node: id, pid of its init, ssid pid, address, CPUs, cut links
+  status                per node: id, pid of its init, ssid pid, address, CPUs, link shaping
+                        (as tc has it), cut links
   exec NODE [--user U] [--] CMD [ARG...]
                         run CMD inside NODE (all its namespaces and its cgroup), as root or
                         as user U; stdio and CMD's exit status pass through; 125 if the
@@ -216,9 +226,10 @@ nft_lab() {
 }
 
 # Rebuild the table from a cut list (lines "A B"). Every packet is marked with its sender's node number
-# (socket cgroup on output); on input, a packet whose mark and receiving socket's node form a
-# cut pair is dropped. Matching cgroups, not addresses, because a connection to a local
-# address takes that same address as its source.
+# (socket cgroup on output; with LINK_RATE its priority also names the node's tc class); on
+# input, a packet whose mark and receiving socket's node form a cut pair is dropped. Matching
+# cgroups, not addresses, because a connection to a local address takes that same address as
+# its source.
 apply_cuts() {
 	local k a b
 	command -v nft >/dev/null || { warn "cut/heal need nft: apt-get install nftables"; return 1; }
@@ -228,7 +239,7 @@ apply_cuts() {
 		echo "table inet $NFT_TABLE {"
 		echo " chain sender { type filter hook output priority -150;"
 		for ((k = 1; k <= N; k++)); do
-			echo "  socket cgroupv2 level 2 \"$NAME/node$k\" meta mark set $k"
+			echo "  socket cgroupv2 level 2 \"$NAME/node$k\" meta mark set $k${LINK_RATE:+ meta priority set 1:$k}"
 		done
 		echo " }"
 		echo " chain links { type filter hook input priority 0;"
@@ -258,6 +269,72 @@ cmd_cut() {
 	apply_cuts "$LAB/cuts.new" || { rm -f "$LAB/cuts.new"; exit 1; }
 	mv "$LAB/cuts.new" "$LAB/cuts"
 	if [ "$op" = cut ]; then note "cut node$a <-> node$b"; else note "healed node$a <-> node$b"; fi
+}
+
+# ---- link shaping (tc) -----------------------------------------------------------------------
+
+# Nodes share the lab netns and talk over its loopback, where a connection to a node's address
+# takes that address as its source too: addresses do not name the sender. So the nft "sender"
+# chain of apply_cuts sets the priority of each packet to its sender's class 1:K (by socket
+# cgroup; HTB takes a priority that names one of its classes as the class) and that HTB class
+# on lo's egress limits what node K sends to LINK_RATE; with LINK_DELAY a netem leaf delays
+# each of its packets. Others (host helpers, SYN-ACKs) pass unshaped (HTB's direct queue).
+
+tc_lab() { tc -n "$NETNS" "$@"; }
+
+# rate_bytes RATE: a tc rate (NUMBER with bit, kbit, mbit, gbit, tbit, bps, kbps, mbps, gbps,
+# tbps; k = 1000) in bytes per second; fails on anything else.
+rate_bytes() {
+	local rate=${1,,}
+	[[ $rate =~ ^([0-9]+(\.[0-9]+)?)(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps)$ ]] || return 1
+	awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[3]}" 'BEGIN {
+		m["bit"] = 0.125; m["kbit"] = 125; m["mbit"] = 125e3; m["gbit"] = 125e6; m["tbit"] = 125e9
+		m["bps"] = 1; m["kbps"] = 1e3; m["mbps"] = 1e6; m["gbps"] = 1e9; m["tbps"] = 1e12
+		b = n * m[u]; if (b < 1) exit 1; printf "%.0f\n", b }'
+}
+
+# check_links: before anything is made, fail if tc, nft or the kernel's qdiscs are missing
+# (tried in a throw-away network namespace).
+check_links() {
+	command -v tc >/dev/null || die "--link-rate needs tc: apt-get install iproute2"
+	command -v nft >/dev/null ||
+		die "--link-rate needs nft (it marks each node's packets): apt-get install nftables"
+	unshare --net tc qdisc add dev lo root handle 1: htb 2>/dev/null ||
+		die "--link-rate: this kernel has no htb qdisc (CONFIG_NET_SCH_HTB)"
+	[ -z "$LINK_DELAY" ] || unshare --net tc qdisc add dev lo root netem delay 1ms 2>/dev/null ||
+		die "--link-delay: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM); use --link-rate alone"
+}
+
+# apply_links: the priorities and the per-node classes (after the node cgroups exist: nft
+# resolves their paths when it loads the rules).
+apply_links() {
+	local k burst
+	# Token bucket: 1 ms at the rate, at least two 64 KiB packets (lo's GSO size).
+	burst=$(($(rate_bytes "$LINK_RATE") / 1000))
+	[ "$burst" -ge 131072 ] || burst=131072
+	apply_cuts "$LAB/cuts" || return 1
+	tc_lab qdisc add dev lo root handle 1: htb default 0 direct_qlen 10000 || return 1
+	for ((k = 1; k <= N; k++)); do
+		tc_lab class add dev lo parent 1: classid "1:$k" htb rate "$LINK_RATE" ceil "$LINK_RATE" \
+			burst "$burst" cburst "$burst" quantum 200000 || return 1
+		if [ -n "$LINK_DELAY" ]; then
+			tc_lab qdisc add dev lo parent "1:$k" handle "$((k + 100)):" netem delay "${LINK_DELAY}ms" \
+				limit 10000 || return 1
+		fi
+	done
+}
+
+# links_said: the shaping in words, for up and status (empty when unshaped).
+links_said() { echo "${LINK_RATE:+each node sends at most $LINK_RATE}${LINK_DELAY:+, +$LINK_DELAY ms a packet}"; }
+
+# link_of K: node K's shaping as tc reports it ("1Gbit", "1Gbit+200us", or "-").
+link_of() {
+	local rate delay
+	rate=$(tc_lab class show dev lo classid "1:$1" 2>/dev/null |
+		awk '{ for (i = 1; i < NF; i++) if ($i == "rate") { print $(i + 1); exit } }')
+	delay=$(tc_lab qdisc show dev lo parent "1:$1" 2>/dev/null |
+		awk '$2 == "netem" { for (i = 1; i < NF; i++) if ($i == "delay") { print $(i + 1); exit } }')
+	echo "${rate:--}${delay:++$delay}"
 }
 
 # ---- node init (pid 1 of a node's PID namespace) ---------------------------------------------
@@ -511,6 +588,7 @@ setup_cgroups() {
 
 cmd_up() {
 	local k j n=3 untrusted="" nodaemon="" cpn=""
+	LINK_RATE="" LINK_DELAY=""
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-n) [ $# -ge 2 ] || die "-n needs a number"; n=$2; shift 2 ;;
@@ -520,6 +598,10 @@ cmd_up() {
 		--untrusted) [ $# -ge 2 ] || die "--untrusted needs a node"; untrusted=$2; shift 2 ;;
 		--untrusted=*) untrusted=${1#*=}; shift ;;
 		--no-daemon) nodaemon=1; shift ;;
+		--link-rate) [ $# -ge 2 ] || die "--link-rate needs a rate (e.g. 1gbit)"; LINK_RATE=$2; shift 2 ;;
+		--link-rate=*) LINK_RATE=${1#*=}; shift ;;
+		--link-delay) [ $# -ge 2 ] || die "--link-delay needs milliseconds (e.g. 0.2)"; LINK_DELAY=$2; shift 2 ;;
+		--link-delay=*) LINK_DELAY=${1#*=}; shift ;;
 		-h | --help) usage; exit 0 ;;
 		*) die "up: unknown option '$1' (see ssi-lab --help)" ;;
 		esac
@@ -531,11 +613,20 @@ cmd_up() {
 		[ "$cpn" -le "$(host_cpus | wc -l)" ] || die "--cpus-per-node $cpn: this machine has $(host_cpus | wc -l) CPUs"
 	fi
 	if [ -n "$untrusted" ]; then untrusted=$(node_num "$untrusted") || exit 1; fi
+	if [ -n "$LINK_RATE" ]; then
+		rate_bytes "$LINK_RATE" >/dev/null ||
+			die "--link-rate takes a rate in tc units (e.g. 100mbit, 1gbit, 10gbit), not '$LINK_RATE'"
+	fi
+	if [ -n "$LINK_DELAY" ]; then
+		[ -n "$LINK_RATE" ] || die "--link-delay needs --link-rate"
+		[[ $LINK_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--link-delay takes milliseconds (e.g. 0.2), not '$LINK_DELAY'"
+	fi
 	need_root
 	for t in ip nsenter unshare setsid setpriv mount; do
 		command -v $t >/dev/null || die "missing program '$t' (apt-get install iproute2 util-linux)"
 	done
 	CG2=$(cg2_root) || die "needs a cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+	[ -z "$LINK_RATE" ] || check_links
 	BIN=$(bin_dir)
 	if [ -z "$nodaemon" ]; then
 		for p in ssid ssictl; do
@@ -554,8 +645,8 @@ cmd_up() {
 	mkdir -p "$LAB" && touch "$LAB/.ssi-lab" || die "cannot create state directory $LAB"
 	: >"$LAB/cuts"
 	CPUS_PER_NODE=$cpn
-	printf 'N=%q\nCPUS_PER_NODE=%q\nUNTRUSTED=%q\nNO_DAEMON=%q\nBIN=%q\n' \
-		"$N" "$cpn" "$untrusted" "$nodaemon" "$BIN" >"$LAB/lab.env"
+	printf 'N=%q\nCPUS_PER_NODE=%q\nUNTRUSTED=%q\nNO_DAEMON=%q\nBIN=%q\nLINK_RATE=%q\nLINK_DELAY=%q\n' \
+		"$N" "$cpn" "$untrusted" "$nodaemon" "$BIN" "$LINK_RATE" "$LINK_DELAY" >"$LAB/lab.env"
 	mkdir -p $RUNREC && echo "$LAB" >"$RUNREC/$NAME.dir"
 	# Host directories every node sees at their own path (the project tree, so tests can run
 	# build/tests/... inside nodes even when the tree lives under /tmp or /home).
@@ -587,11 +678,14 @@ cmd_up() {
 		ip -n $NETNS addr add 127.0.1.$k/32 dev lo || die "cannot add 127.0.1.$k"
 	done
 	setup_cgroups
+	if [ -n "$LINK_RATE" ]; then
+		apply_links || die "cannot shape the links (tc in netns $NETNS); clean up with: ssi-lab down"
+	fi
 	for ((k = 1; k <= N; k++)); do
 		start_node "$k" || die "node$k failed to start; clean up with: ssi-lab down"
 	done
 	if [ -n "$nodaemon" ]; then
-		note "$N nodes up without daemons (--no-daemon); state in $LAB"
+		note "$N nodes up without daemons (--no-daemon); state in $LAB${LINK_RATE:+; $(links_said)}"
 		return 0
 	fi
 
@@ -613,7 +707,7 @@ cmd_up() {
 	done
 	for ((k = 1; k <= N; k++)); do start_daemon "$k" || die "node$k: ssid did not start"; done
 	wait_daemons $(seq 1 "$N") || die "not every ssid answers; the lab is left up for a look (ssi-lab log NODE), remove it with: ssi-lab down"
-	note "$N nodes up, every ssid answers; state in $LAB${untrusted:+; node$untrusted is trusted by nobody}"
+	note "$N nodes up, every ssid answers; state in $LAB${untrusted:+; node$untrusted is trusted by nobody}${LINK_RATE:+; $(links_said)}"
 }
 
 # ---- crash / restart / down ------------------------------------------------------------------
@@ -766,8 +860,8 @@ cmd_status() {
 	if ! lab_exists; then note "no lab '$NAME' is up"; exit 1; fi
 	load_env
 	local k pid sd cpus cuts a b
-	echo "lab $NAME: $N nodes, state $LAB, netns $NETNS, cgroup $CG2/$NAME${UNTRUSTED:+, node$UNTRUSTED untrusted}${NO_DAEMON:+, no daemons}"
-	printf '%-7s %-3s %-8s %-8s %-11s %-6s %s\n' NODE ID INIT SSID ADDRESS CPUS CUT
+	echo "lab $NAME: $N nodes, state $LAB, netns $NETNS, cgroup $CG2/$NAME${UNTRUSTED:+, node$UNTRUSTED untrusted}${NO_DAEMON:+, no daemons}${LINK_RATE:+, links: $(links_said)}"
+	printf '%-7s %-3s %-8s %-8s %-11s %-6s %-13s %s\n' NODE ID INIT SSID ADDRESS CPUS LINK CUT
 	for ((k = 1; k <= N; k++)); do
 		pid=$(node_pid "$k") || pid=down
 		sd=$(node_ssid "$k") || sd=-
@@ -778,7 +872,7 @@ cmd_status() {
 			[ "$a" = "$k" ] && cuts+="node$b "
 			[ "$b" = "$k" ] && cuts+="node$a "
 		done <"$LAB/cuts"
-		printf '%-7s %-3s %-8s %-8s %-11s %-6s %s\n' "node$k" "$k" "$pid" "$sd" "127.0.1.$k" "$cpus" "${cuts:--}"
+		printf '%-7s %-3s %-8s %-8s %-11s %-6s %-13s %s\n' "node$k" "$k" "$pid" "$sd" "127.0.1.$k" "$cpus" "$(link_of "$k")" "${cuts:--}"
 	done
 }
 

@@ -8,12 +8,14 @@
  */
 #include "tools/lib/cli.h"
 #include "db/db.h"
+#include "ssid/balance.h"
 #include "ssid/client.h"
 #include "ssid/config.h"
 #include "ssid/ctl.h"
 #include "ssid/keys.h"
 #include "ssid/ssierr.h"
 #include "tools/lib/ctl_cr.h"
+#include "tools/lib/migreq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,11 +44,14 @@ static void usage(FILE *f)
 		"                          blocked node; processes coming home are accepted)\n"
 		"  history [--json] [-n N] [GPID]  the last N (default 50) migrations this node\n"
 		"                          coordinated (as home): gpid, from, to, start, freeze/\n"
-		"                          transfer/restore ms, bytes, outcome, error (reads the\n"
+		"                          transfer/restore ms, bytes, outcome, by (hand, or "
+		"auto:\n"
+		"                          the balancer, [balance] enabled), error (reads the\n"
 		"                          database directly: root)\n"
+		"%s"
 		"  checkpoint | restore | image ...   see below\n"
 		"Options: -c CONF  config file (default $SSID_CONF or %s); -h, --help.\n\n%s\n",
-		CONFIG_DEFAULT_PATH, ctl_cr_usage());
+		migreq_ctl_usage(), CONFIG_DEFAULT_PATH, ctl_cr_usage());
 }
 
 static int load_conf(struct config *c)
@@ -153,8 +158,26 @@ static int cmd_nodes(int argc, char **argv)
 	return 0;
 }
 
+/* The daemon's balancing line (balance.h): "on: ..." / "off: ...". */
+static void balance_line(char *out, size_t cap)
+{
+	struct config c;
+	int r;
+
+	if (load_conf(&c) < 0) {
+		snprintf(out, cap, "unknown (no config)");
+		return;
+	}
+	r = balance_status_read(c.run_dir, out, cap);
+	if (r < 0)
+		snprintf(out, cap, "unknown (%.200s/%s: %s)", c.run_dir, BALANCE_STATUS_NAME,
+			 strerror(-r));
+	config_free(&c);
+}
+
 static int cmd_status(int argc, char **argv)
 {
+	char bal[600];
 	struct client_status s;
 	struct client *cl;
 	int r, json = argc == 2 && !strcmp(argv[1], "--json");
@@ -191,6 +214,9 @@ static int cmd_status(int argc, char **argv)
 		       (unsigned long long)s.mem_total_kb, (unsigned long long)s.mem_free_kb,
 		       s.blocked ? "true" : "false");
 		cli_json_str(s.db_path);
+		balance_line(bal, sizeof(bal));
+		printf(", \"balance\": ");
+		cli_json_str(bal);
 		printf("}\n");
 		return 0;
 	}
@@ -211,6 +237,8 @@ static int cmd_status(int argc, char **argv)
 	       (unsigned long long)s.gossip_bytes);
 	printf("policy    %s\n", s.blocked ? "incoming processes blocked (ssictl unblock)"
 					   : "incoming processes accepted");
+	balance_line(bal, sizeof(bal));
+	printf("balancing %s\n", bal);
 	printf("database  %s\n", s.db_path);
 	return 0;
 }
@@ -369,8 +397,9 @@ static int cmd_history(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-23s %10s %4s %4s %8s %8s %8s %10s %-8s %s\n", "START", "GPID", "FROM",
-		       "TO", "FREEZE", "XFER", "RESTORE", "BYTES", "OUTCOME", "ERROR");
+		printf("%-23s %10s %4s %4s %8s %8s %8s %10s %-8s %-4s %s\n", "START", "GPID",
+		       "FROM", "TO", "FREEZE", "XFER", "RESTORE", "BYTES", "OUTCOME", "BY",
+		       "ERROR / REASON");
 	for (size_t i = 0; i < n; i++) {
 		const struct db_mig *g = &v[i];
 		if (json) {
@@ -384,6 +413,9 @@ static int cmd_history(int argc, char **argv)
 			       (long long)g->restore_ms, (unsigned long long)g->bytes,
 			       db_mig_outcome_str(g->outcome));
 			cli_json_str(g->error);
+			printf(", \"auto\": %s, \"reason\": ",
+			       strncmp(g->reason, "auto", 4) ? "false" : "true");
+			cli_json_str(g->reason);
 			printf("}");
 			continue;
 		}
@@ -397,8 +429,10 @@ static int cmd_history(int argc, char **argv)
 		ms_col(g->freeze_ms);
 		ms_col(g->transfer_ms);
 		ms_col(g->restore_ms);
-		printf(" %10llu %-8s %s\n", (unsigned long long)g->bytes,
-		       db_mig_outcome_str(g->outcome), g->error);
+		printf(" %10llu %-8s %-4s %s%s%s\n", (unsigned long long)g->bytes,
+		       db_mig_outcome_str(g->outcome),
+		       strncmp(g->reason, "auto", 4) ? "hand" : "auto", g->error,
+		       g->error[0] && g->reason[0] ? "; " : "", g->reason);
 	}
 	if (json)
 		printf("%s]\n", n ? "\n" : "");
@@ -476,6 +510,12 @@ static int cmd_trust(int argc, char **argv)
 	return r < 0 ? 1 : 0;
 }
 
+/* expel / bring: tools/lib/migreq.c, with this config. */
+static int cmd_gohome(int argc, char **argv)
+{
+	return migreq_ctl_main(conf_path, argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -485,7 +525,8 @@ int main(int argc, char **argv)
 		{"status", cmd_status},	  {"nodes", cmd_nodes},	  {"events", cmd_events},
 		{"keygen", cmd_keygen},	  {"trust", cmd_trust},	  {"checkpoint", ctl_cr_main},
 		{"restore", ctl_cr_main}, {"image", ctl_cr_main}, {"history", cmd_history},
-		{"block", cmd_block},	  {"unblock", cmd_block},
+		{"block", cmd_block},	  {"unblock", cmd_block}, {"expel", cmd_gohome},
+		{"bring", cmd_gohome},
 	};
 	int i = 1;
 

@@ -38,7 +38,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 mkdir -p "$work" && chmod 755 "$work"
-timeout 60 bash "$lab" up -n 2 >/dev/null || { echo "ssi-lab up failed"; exit 1; }
+# LINK_RATE=RATE [LINK_DELAY=MS]: shape each node's sending side like a LAN link (ssi-lab up
+# --link-rate/--link-delay); default unshaped (loopback, bounded by CPU alone).
+linkopt=()
+[ -n "${LINK_RATE:-}${LINK_DELAY:-}" ] &&
+	linkopt=(${LINK_RATE:+--link-rate "$LINK_RATE"} ${LINK_DELAY:+--link-delay "$LINK_DELAY"})
+timeout 60 bash "$lab" up -n 2 "${linkopt[@]}" >/dev/null || { echo "ssi-lab up ${linkopt[*]} failed"; exit 1; }
 sleep 1.5
 
 # The raw channel, same nodes, same run: the largest size's bytes (at least 256 MiB).
@@ -79,8 +84,8 @@ ticks() {
 	local self kids c
 	read -r self kids < <(awk '{ print $14 + $15, $16 + $17 }' /proc/"$1"/stat 2>/dev/null)
 	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = ssid ] &&
-			kids=$((kids + $(awk '{ print $14 + $15 + $16 + $17 }' /proc/"$c"/stat)))
+		case $(cat /proc/"$c"/comm 2>/dev/null) in ssid | ssid-*) ;; *) continue ;; esac
+		kids=$((kids + $(awk '{ print $14 + $15 + $16 + $17 }' /proc/"$c"/stat 2>/dev/null || echo 0)))
 	done
 	echo "${self:-0} ${kids:-0}"
 }
@@ -88,7 +93,8 @@ cpu_snap() { echo "$(cg_us 1) $(cg_us 2) $(ticks "$s1") $(ticks "$s2")"; }
 s1=$(node_ssid 1)
 s2=$(node_ssid 2)
 
-echo "== migration node1 -> node2 of dirtymem (grun), $reps run(s) per size"
+echo "== migration node1 -> node2 of dirtymem (grun), $reps run(s) per size," \
+	"link: ${LINK_RATE:-unshaped}${LINK_DELAY:+, +$LINK_DELAY ms one way}"
 echo "raw libssh channel node1 -> node2, $mib MiB: aes128-gcm ${raw[aes128-gcm@openssh.com]} MiB/s," \
 	"chacha20-poly1305 ${raw[chacha20-poly1305@openssh.com]} MiB/s"
 echo "raw channel CPU per MiB (aes128-gcm): send ${rawcpu[aes128-gcm@openssh.com]} ms," \

@@ -30,7 +30,7 @@ cr_pids+=("$rpid")
 sleep 0.3
 grep -q "^State:[[:space:]]*T" "/proc/$rpid/status" || fail "restored process not stopped"
 kill -CONT "$rpid"
-for _ in $(seq 100); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 600); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$rpid" 2>/dev/null && fail "restored process did not finish after SIGCONT"
 "$PROGS/counter" 60 40000000 | cmp - "$work/t.out" || fail "output of the stopped-and-restored process"
 echo "ok job-stopped process: stays stopped, restored stopped, finishes after SIGCONT"

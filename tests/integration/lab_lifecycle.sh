@@ -2,14 +2,15 @@
 # lab_lifecycle.sh - ssi-lab itself: a 3-node lab without daemons (up --no-daemon) has per-node
 # hostnames, PID namespaces, /tmp and /etc/ssid; exec passes stdio and exit status; cut/heal
 # stop and resume TCP between two nodes only; crash kills a node's processes and restart brings
-# it back with its files; down leaves nothing behind. When $SSI_BIN has ssid and ssictl, a
+# it back with its files; down leaves nothing behind. up --link-rate 20mbit: tc in a node shows
+# the rate, 2.5 MB take about 1 s each way, down removes it. When $SSI_BIN has ssid and ssictl, a
 # second lab with daemons checks that every node answers `ssictl status`, also after a restart.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
 . "$(dirname "$0")/lib.bash"
 # A lab of its own name and directory: runs beside a user's lab and touches nothing of it.
 lab_init ssi-lab-t$$
-need_lab_host
+need_lab_host tc
 
 step() { echo "== $*"; }
 ex() { timeout 20 bash "$lab" exec "$@"; }
@@ -179,6 +180,68 @@ step "down"
 check "down" L down
 check_clean "down"
 check "down without a lab exits 0" L down
+
+step "up -n 2 --no-daemon --link-rate 20mbit"
+# sink: node B's server reads until EOF and answers one byte; send: node A's client sends
+# 2.5 MB and prints the seconds until that answer (20 Mbit/s: 1 s less a 128 KiB burst).
+cat >"$work/tx.py" <<'EOF'
+import socket, sys, time
+if sys.argv[1] == "sink":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[2], 9100))
+    s.listen(1)
+    c = s.accept()[0]
+    while c.recv(1 << 16):
+        pass
+    c.sendall(b"k")
+else:
+    for i in range(100):  # the sink may still be starting
+        try:
+            c = socket.create_connection((sys.argv[2], 9100), timeout=10)
+            break
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    t = time.time()
+    c.sendall(b"x" * 2500000)
+    c.shutdown(socket.SHUT_WR)
+    c.recv(1)
+    print("%.2f" % (time.time() - t))
+EOF
+# shaped A B: seconds node A takes to send 2.5 MB to node B
+shaped() {
+	(ex "$2" -- python3 "$work/tx.py" sink "127.0.1.$2") &
+	ex "$1" -- python3 "$work/tx.py" send "127.0.1.$2"
+	wait
+}
+check "up --link-rate 20mbit" L up -n 2 --no-daemon --link-rate 20mbit
+out=$(ex 1 -- tc class show dev lo)
+[[ $out == *"rate 20Mbit"* ]] && ok "tc in node1 shows the rate: $(echo "$out" | head -1)" ||
+	bad "tc class show in node1: '$out'"
+[[ $(L status) == *"20mbit"*"node2 "*20Mbit* ]] && ok "status shows the link rate" ||
+	bad "status does not show the link rate: $(L status)"
+for d in "1 2" "2 1"; do
+	t=$(shaped $d)
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.8 && t <= 5) }' &&
+		ok "node${d% *} -> node${d#* }: 2.5 MB in $t s (20 Mbit/s: about 1 s)" ||
+		bad "node${d% *} -> node${d#* }: 2.5 MB in '$t' s, expected about 1 s"
+done
+check "down (shaped lab)" L down
+check_clean "down of a shaped lab"
+L up -n 2 --no-daemon --link-rate fast >/dev/null 2>&1
+rc=$?
+[ $rc = 1 ] && ok "up --link-rate fast is refused" || bad "up --link-rate fast: exit $rc"
+check_clean "a refused --link-rate"
+# --link-delay needs netem, which some kernels lack: then up says so and makes nothing.
+if out=$(L up -n 2 --no-daemon --link-rate 1gbit --link-delay 5 2>&1); then
+	out=$(ex 2 -- tc qdisc show dev lo)
+	[[ $out == *"netem"*"delay 5ms"* ]] && ok "--link-delay 5: tc in node2 shows netem delay 5ms" ||
+		bad "--link-delay 5: tc qdisc show in node2: '$out'"
+	check "down (delayed lab)" L down
+else
+	[[ $out == *"no netem qdisc"* ]] && ok "--link-delay refused clearly: $out" || bad "--link-delay: $out"
+fi
+check_clean "--link-delay"
 
 if [ -x "$bin/ssid" ] && [ -x "$bin/ssictl" ]; then
 	step "with daemons: up -n 3"

@@ -15,35 +15,15 @@
 # node at a time; output identical to an unmigrated run; exit status 7 arrives at grun.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-build=${SSI_BUILD:-$top/build}
-case $build in /*) ;; *) build=$top/$build ;; esac
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_TOP=$top SSI_LAB_NAME=mig-flt-$$ SSI_LAB_DIR=/var/tmp/mig-flt-$$
-work=/var/tmp/mig-flt-work-$$ # outside the nodes' private /tmp: every node sees it
+. "$(dirname "$0")/lib.bash"
+lab_init mig-flt-$$
 ticker=$build/tests/progs/mig_ticker
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups, ptrace)"
-for t in nsenter unshare ip python3; do command -v $t >/dev/null || skip "needs $t"; done
-for p in ssid ssictl grun gmigrate; do [ -x "$bin/$p" ] || skip "no $bin/$p: run make"; done
-[ -x "$ticker" ] || skip "no $ticker: run make"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
-X() { local n=$1; shift; timeout 30 bash "$lab" exec "$n" -- "$@"; }
-cleanup() {
-	bash "$lab" down >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-mkdir -p "$work" && chmod 755 "$work"
+need_lab_host --no-nft
+need_bins ssid ssictl grun gmigrate "$ticker"
+# shellcheck disable=SC2034 # read by lib.bash's X: a move here may take longer than 20 s
+X_TIMEOUT=30
+lab_trap
+lab_work /var/tmp/mig-flt-work-$$
 
 L up -n 3 >/dev/null || { bad "ssi-lab up -n 3"; exit 1; }
 SSI_FAULT="mig.after_stream:fail@1,mig.before_commit:fail@1" L restart 1 >/dev/null &&
@@ -51,11 +31,6 @@ SSI_FAULT="mig.after_stream:fail@1,mig.before_commit:fail@1" L restart 1 >/dev/n
 	SSI_FAULT="mig.before_ready:stall" L restart 3 >/dev/null || { bad "restart with faults"; exit 1; }
 sleep 3 # links up again
 
-where() {
-	local k out=""
-	for k in 1 2 3; do X $k pgrep -x mig_ticker >/dev/null 2>&1 && out="$out$k"; done
-	echo "${out:-none}"
-}
 # move TARGET EXPECT(moved|failed) TEXT WHERE
 move() {
 	local j
@@ -66,7 +41,7 @@ move() {
 		bad "gmigrate to $1: expected $2 with '$3', got: $j"
 	fi
 	local w
-	w=$(where)
+	w=$(lab_where mig_ticker)
 	[ "$w" = "$4" ] && ok "  then it runs on node$4 only" || bad "  then it runs on: $w (expected node$4)"
 }
 
@@ -75,9 +50,7 @@ lines=200
 ( X 1 bash -c "GRUN_VERBOSE=1 grun $ticker $lines 100 2>$work/grun.err | cat >$work/out.txt; \
 	echo \${PIPESTATUS[0]} >$work/rc" ) &
 runner=$!
-for _ in $(seq 50); do grep -q 'gpid' "$work/grun.err" 2>/dev/null && break; sleep 0.1; done
-gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/grun.err")
-[ -n "$gpid" ] || { bad "grun printed no gpid: $(cat "$work/grun.err" 2>/dev/null)"; exit 1; }
+gpid=$(grun_gpid "$work/grun.err") || { bad "grun printed no gpid: $(cat "$work/grun.err" 2>/dev/null)"; exit 1; }
 
 move node2 failed "fault injected at mig.after_stream" 1
 move node2 failed "fault injected at mig.before_ready" 1
@@ -88,14 +61,14 @@ move node2 moved "" 2
 X 1 gmigrate --json "$gpid" node3 >"$work/stall.json" 2>&1 &
 mover=$!
 for _ in $(seq 100); do grep -q 'fault mig.before_ready: stall' "$SSI_LAB_DIR/node3/ssid.log" && break; sleep 0.1; done
-t0=$(date +%s%N)
+t0=$(now)
 L crash 3 >/dev/null
 wait $mover
-ms=$((($(date +%s%N) - t0) / 1000000))
+took=$(ms "$t0")
 j=$(cat "$work/stall.json")
-[[ $j == *'"outcome": "failed"'* ]] && ok "2 -> 3 with node3 crashed before READY: failed after $ms ms: $j" ||
+[[ $j == *'"outcome": "failed"'* ]] && ok "2 -> 3 with node3 crashed before READY: failed after $took ms: $j" ||
 	bad "2 -> 3 with node3 crashed: $j"
-w=$(where)
+w=$(lab_where mig_ticker)
 [ "$w" = 2 ] && ok "  then it runs on node2 only (restored there from its kept image)" ||
 	bad "  after the crash it runs on: $w (expected node2)"
 move home moved "" 1
@@ -114,5 +87,4 @@ print(" ".join("%d>%d:%s" % (m["from"], m["to"], m["outcome"]) for m in reversed
 exp="1>2:failed 1>2:failed 1>2:failed 1>2:ok 2>3:failed 2>1:ok"
 [ "$n" = "$exp" ] && ok "ssictl history: $n" || bad "ssictl history: $n (expected $exp)"
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-exit 0
+finish mig_faults

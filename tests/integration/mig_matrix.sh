@@ -23,8 +23,6 @@
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
 . "$(dirname "$0")/lib.bash"
-build=${SSI_BUILD:-$top/build}
-case $build in /*) ;; *) build=$top/$build ;; esac
 ticker=$build/tests/progs/mig_ticker
 
 lab_init mig-mx-$$
@@ -36,12 +34,6 @@ lab_trap
 lab_on_exit "rm -rf $work"
 mkdir -p "$work" && chmod 755 "$work" && : >"$work/faults" && : >"$work/case"
 export SSI_FAULT_FILE=$work/faults SSI_FAULT_PAUSE_MS=3000 SSI_FAULT_CUT_MS=5000
-
-X() {
-	local n=$1
-	shift
-	timeout 20 bash "$lab" exec "$n" -- "$@"
-}
 
 # The point of each step, per fault. A pause holds that node's protocol (the coordinator, or
 # the stream for the stream-thread points) so that the crashed node dies right at the step;
@@ -75,61 +67,13 @@ interval=40
 # The ticker with 1.5 MB of environment strings on its stack: an image of two chunks.
 big='b=$(head -c 120000 /dev/zero | tr "\0" x); for i in 1 2 3 4 5 6 7 8 9 10 11 12; do export BIG$i=$b; done'
 
-# Host-side sampler: every running (not stopped, not traced-stopped, not zombie) mig_ticker of
-# this lab, by node (its cgroup). Writes "two" with the evidence when two run at once.
-sampler() {
-	local pid st cg n seen env c
-	while :; do
-		n=0 seen="" c=$(cat "$work/case")
-		for pid in $(pgrep -x mig_ticker); do
-			cg=$(cat /proc/$pid/cgroup 2>/dev/null) || continue
-			[[ $cg == *"/$NAME/node"* ]] || continue
-			# this case's copies only (a restored copy keeps its environment); no
-			# grep -q in a pipe here: with pipefail its early exit fails the pipe
-			env=$(tr '\0' '\n' </proc/$pid/environ 2>/dev/null) || continue
-			[[ $'\n'$env$'\n' == *$'\n'"MX_CASE=$c"$'\n'* ]] || continue
-			st=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null) || continue
-			case $st in T | t | Z | X | "") continue ;; esac
-			n=$((n + 1))
-			seen="$seen node${cg##*/$NAME/node}:$pid:$st"
-		done
-		[ $n -gt 1 ] && echo "$(date +%T.%N) $seen" >>"$work/two"
-		[ -n "$seen" ] && echo "$seen" >>"$work/samples" # proof it sees every copy
-		sleep 0.1
-	done
-}
-
-# where: the nodes whose own /proc shows a running ticker.
-where() {
-	local k out=""
-	for k in 1 2 3; do
-		X $k sh -c 'ps -o stat= -C mig_ticker | grep -qv "^[TtZ]"' 2>/dev/null && out="$out$k"
-	done
-	echo "${out:-none}"
-}
-
 # lab_ready: every node sees the two others up and has /gfs of the home mounted (a
 # restarted node starts it after ssid).
 lab_ready() {
-	links_up || return 1
+	X_TIMEOUT=10 lab_links_up || return 1
 	local k
 	for k in 2 3; do X $k test -d /gfs/node1/tmp || return 1; done
 }
-# links_up: every node sees the two others up.
-links_up() {
-	local a
-	for a in 1 2 3; do
-		timeout 10 bash "$lab" exec $a -- ssictl nodes --json 2>/dev/null | python3 -c '
-import json, sys
-v = [n for n in json.load(sys.stdin) if not n.get("self")]
-sys.exit(0 if len(v) == 2 and all(n["state"] == "up" for n in v) else 1)' || return 1
-	done
-}
-
-logpos() { stat -c %s "$LAB_DIR/node$1/ssid.log" 2>/dev/null || echo 0; }
-# seen NODE POS TEXT: TEXT in NODE's log after byte POS
-seen() { tail -c +$(($2 + 1)) "$LAB_DIR/node$1/ssid.log" 2>/dev/null | grep -qF "$3"; }
-
 results=()
 # run_case TOPO STEP FAULT
 run_case() {
@@ -172,12 +116,12 @@ run_case() {
 	spec="$pt:${fault/crash_*/pause}"
 	[ "$step" = stream ] && spec="$spec@1"
 	local pos
-	pos=$(logpos $pnode)
+	pos=$(lab_logpos $pnode)
 	echo "$spec" >"$work/faults"
 	(timeout 90 bash "$lab" exec 1 -- gmigrate --json "$gpid" node$dst >"$d/mv.json" 2>&1) &
 	mv=$!
 	if [ -n "$victim" ]; then
-		if wait_until 20 0.05 seen $pnode "$pos" "fault $pt: pause"; then
+		if wait_until 20 0.05 lab_seen $pnode "$pos" "fault $pt: pause"; then
 			echo "$(date +%T.%N) crash node$victim" >>"$d/events"
 			L crash $victim >/dev/null
 		else
@@ -186,7 +130,7 @@ run_case() {
 	fi
 	wait $mv
 	: >"$work/faults"
-	w=$(where)
+	w=$(lab_running mig_ticker)
 	# grun ends by itself: the rest of the ticker's lines, or the loss report
 	if ! wait_until 60 0.2 sh -c "! kill -0 $runner 2>/dev/null"; then
 		bad "$c: grun still running 60 s after the move (hangs)"
@@ -247,10 +191,7 @@ else
 		T3:last:cut TH:commit:cut TH:resumed:cut"
 fi
 
-L up -n 3 >/dev/null || {
-	bad "ssi-lab up -n 3"
-	exit 1
-}
+lab_up -n 3
 wait_until 15 0.3 lab_ready || bad "links and /gfs up after ssi-lab up"
 # Warm-up, no fault: the first move to a fresh node fills its home view (/gfs) and can take
 # seconds, longer than the ticker waits for its first move.
@@ -260,7 +201,8 @@ wait_until 15 0.05 grep -q '^grun: gpid' "$work/warm.err"
 g=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/warm.err")
 for n in node2 node3; do [ -n "$g" ] && X 1 gmigrate "$g" $n >/dev/null 2>&1; done
 wait $warm
-sampler &
+# host-side sampler of this case's copies (every sighting into "samples": proof it sees every copy)
+copies_sampler mig_ticker MX_CASE 0.1 samples &
 sampler_pid=$!
 lab_on_exit "kill $sampler_pid 2>/dev/null"
 : >"$work/two"

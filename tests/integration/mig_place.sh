@@ -14,31 +14,20 @@
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
 . "$(dirname "$0")/lib.bash"
-build=${SSI_BUILD:-$top/build}
-case $build in /*) ;; *) build=$top/$build ;; esac
 ticker=$build/tests/progs/mig_ticker
 lab_init mig-place-$$
-work=/var/tmp/mig-place-work-$$ # outside the nodes' private /tmp: every node sees it
 
 need_lab_host
 need_bins ssid ssictl grun gmigrate gps
 [ -x "$ticker" ] || skip "no $ticker: run make"
-X() { local n=$1; shift; timeout 20 bash "$lab" exec "$n" -- "$@"; }
 lab_trap
-lab_on_exit 'rm -rf "$work"'
-mkdir -p "$work" && chmod 755 "$work"
+lab_work /var/tmp/mig-place-work-$$
 t0=$(now)
 
-L up -n 3 >/dev/null || { bad "ssi-lab up -n 3"; exit 1; }
+lab_up -n 3
 
 # field FROM NAME KEY: from `ssictl nodes --json` on node FROM.
 field() { lab_field "$@"; }
-# where PROG: the nodes whose own /proc shows PROG.
-where() {
-	local k out=""
-	for k in 1 2 3; do X $k pgrep -x "$1" >/dev/null && out="$out$k"; done
-	echo "${out:-none}"
-}
 up3() { [ "$(field 1 node2 state)" = up ] && [ "$(field 1 node3 state)" = up ] &&
 	[ "$(field 1 node3 age_ms)" != -1 ] && [ "$(field 1 node2 age_ms)" != -1 ]; }
 wait_until 15 0.2 up3 || bad "node1 does not see node2 and node3 up with load facts"
@@ -63,7 +52,7 @@ else
 	for _ in $(seq 50); do grep -q 'gpid' "$work/best.err" 2>/dev/null && break; sleep 0.1; done
 	gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/best.err")
 	w=none
-	for _ in $(seq 30); do w=$(where mig_ticker); [ "$w" = 3 ] && break; sleep 0.1; done
+	for _ in $(seq 30); do w=$(lab_where mig_ticker); [ "$w" = 3 ] && break; sleep 0.1; done
 	[ "$w" = 3 ] && ok "grun --best from node1 runs it on node3 only ($(grep -- '--best' "$work/best.err"))" ||
 		bad "grun --best: it runs on '$w': $(cat "$work/best.err")"
 	# gps reads the cluster table, refreshed every ~0.5 s: give it a few refreshes
@@ -99,8 +88,8 @@ msg=$(X 1 gmigrate "$tgpid" node3 2>&1)
 rc=$?
 [ $rc = 1 ] && [[ $msg == *"node3 refuses: blocked by its administrator (ssictl unblock on node3)"* ]] &&
 	ok "gmigrate to blocked node3: exit 1, '$msg'" || bad "gmigrate to blocked node3: rc $rc, '$msg'"
-[ "$(where mig_ticker)" = 1 ] && ok "the refused process still runs on node1" ||
-	bad "after the refusal it runs on: $(where mig_ticker)"
+[ "$(lab_where mig_ticker)" = 1 ] && ok "the refused process still runs on node1" ||
+	bad "after the refusal it runs on: $(lab_where mig_ticker)"
 msg=$(X 1 grun -n node3 sh -c 'cat /proc/sys/kernel/hostname; exit 5' 2>&1)
 rc=$?
 [ $rc = 5 ] && [[ $msg == *"node3 refuses: blocked by its administrator"* ]] &&
@@ -126,7 +115,7 @@ wait_until 15 0.2 unblocked_seen || bad "node1 sees node3 blocked=$(field 1 node
 wait_until 15 0.2 X 3 test -d /gfs/node1/etc || bad "node3 has no /gfs/node1 after its restart"
 j=$(X 1 gmigrate --json "$tgpid" node3 2>&1)
 rc=$?
-[ $rc = 0 ] && [[ $j == *'"outcome": "moved"'* ]] && [ "$(where mig_ticker)" = 3 ] &&
+[ $rc = 0 ] && [[ $j == *'"outcome": "moved"'* ]] && [ "$(lab_where mig_ticker)" = 3 ] &&
 	ok "unblocked: gmigrate to node3 accepted, it runs there" || bad "after unblock: rc $rc: $j"
 X 1 gkill -s KILL "$tgpid" >/dev/null 2>&1
 wait $runner 2>/dev/null
@@ -140,7 +129,7 @@ wait_until 15 0.2 eval '[ "$(field 1 node2 state)" = up ]' || bad "node2 not up 
 msg=$(X 1 gmigrate "$mgpid" node2 2>&1)
 rc=$?
 if [ $rc = 1 ] && [[ $msg =~ node2\ refuses:\ needs\ ([0-9]+)\ MiB,\ 0\ MiB\ available ]] &&
-	[ "${BASH_REMATCH[1]}" -ge 400 ] && [ "$(where python3)" = 1 ]; then
+	[ "${BASH_REMATCH[1]}" -ge 400 ] && [ "$(lab_where python3)" = 1 ]; then
 	ok "400 MiB process refused by node2 (reserve_mb 1048576), still runs on node1: '$msg'"
 else
 	bad "memory refusal: rc $rc: '$msg'"

@@ -10,35 +10,13 @@
 # when node2 crashes while it holds the process, grun reports the loss and exits 137.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
-top=${SSI_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${SSI_BIN:-$top/bin}
-build=${SSI_BUILD:-$top/build}
-case $build in /*) ;; *) build=$top/$build ;; esac
-lab=$bin/ssi-lab
-[ -x "$lab" ] || lab=$top/tools/ssi-lab.sh
-export SSI_BIN=$bin SSI_TOP=$top SSI_LAB_NAME=mig-sig-$$ SSI_LAB_DIR=/var/tmp/mig-sig-$$
-work=/var/tmp/mig-sig-work-$$ # outside the nodes' private /tmp: every node sees it
+. "$(dirname "$0")/lib.bash"
+lab_init mig-sig-$$
 ticker=$build/tests/progs/mig_ticker
-
-skip() { echo "$*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (namespaces, mounts, cgroups, ptrace)"
-for t in nsenter unshare ip; do command -v $t >/dev/null || skip "needs $t"; done
-for p in ssid ssictl grun gmigrate; do [ -x "$bin/$p" ] || skip "no $bin/$p: run make"; done
-[ -x "$ticker" ] || skip "no $ticker: run make"
-[ -e /run/netns/$SSI_LAB_NAME ] && skip "a lab named $SSI_LAB_NAME is already up; not touching it"
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-L() { timeout 60 bash "$lab" "$@"; }
-X() { local n=$1; shift; timeout 20 bash "$lab" exec "$n" -- "$@"; }
-cleanup() {
-	bash "$lab" down >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-mkdir -p "$work" && chmod 755 "$work"
+need_lab_host --no-nft
+need_bins ssid ssictl grun gmigrate "$ticker"
+lab_trap
+lab_work /var/tmp/mig-sig-work-$$
 
 L up -n 3 >/dev/null || { bad "ssi-lab up -n 3"; exit 1; }
 sleep 1.5 # links up
@@ -48,13 +26,12 @@ start() {
 	local n=$1 lines=$2 redir=$3
 	( X 1 bash -c "echo \$\$ >$work/$n.pid; exec env GRUN_VERBOSE=1 grun $ticker $lines 100 \
 		2>$work/$n.err $redir"; echo $? >"$work/$n.rc" ) &
-	for _ in $(seq 50); do grep -q 'gpid' "$work/$n.err" 2>/dev/null && break; sleep 0.1; done
-	gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/$n.err")
+	gpid=$(grun_gpid "$work/$n.err")
 	gpid_pid=$(cat "$work/$n.pid" 2>/dev/null)
 	[ -n "$gpid" ] && [ -n "$gpid_pid" ] || { bad "$n: grun printed no gpid"; return 1; }
 }
 waitrc() { # NAME SECONDS: exit status of the grun, or "none"
-	for _ in $(seq $(($2 * 10))); do [ -s "$work/$1.rc" ] && break; sleep 0.1; done
+	wait_until "$2" 0.1 test -s "$work/$1.rc"
 	cat "$work/$1.rc" 2>/dev/null || echo none
 }
 
@@ -107,8 +84,7 @@ fi
 ( X 1 bash -c "echo x >/run/ssid/only-on-node1; GRUN_VERBOSE=1 grun bash -c \
 	'exec 3</run/ssid/only-on-node1; exec $ticker 40 100' 2>$work/late.err >$work/late.out"; \
 	echo $? >"$work/late.rc" ) &
-for _ in $(seq 50); do grep -q 'gpid' "$work/late.err" 2>/dev/null && break; sleep 0.1; done
-gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/late.err")
+gpid=$(grun_gpid "$work/late.err")
 j=$(X 1 gmigrate --json "$gpid" node2 2>/dev/null)
 [[ $j == *'"outcome": "failed"'*'cannot open /run/ssid/only-on-node1'* ]] &&
 	ok "a move failing at the destination's restore is reported: $j" || bad "late failure: $j"
@@ -173,15 +149,14 @@ fi
 # 6. The node holding the only copy crashes: grun reports the loss and exits 137 (bounded).
 if start crash 300 ">/dev/null"; then
 	X 1 gmigrate "$gpid" node2 >/dev/null || bad "gmigrate $gpid node2"
-	t0=$(date +%s%N)
+	t0=$(now)
 	L crash 2 >/dev/null
 	rc=$(waitrc crash 15)
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	took=$(ms "$t0")
 	msg=$(grep -v 'gpid' "$work/crash.err" | tail -1)
 	[ "$rc" = 137 ] && [[ $msg == *"lost"* ]] &&
-		ok "node2 crashed with the process: grun said '$msg' and exited 137 after $ms ms" ||
-		bad "crash of node2: grun exit $rc after $ms ms, '$msg'"
+		ok "node2 crashed with the process: grun said '$msg' and exited 137 after $took ms" ||
+		bad "crash of node2: grun exit $rc after $took ms, '$msg'"
 fi
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-exit 0
+finish mig_signals

@@ -188,7 +188,7 @@ START_TEST(test_open_newer_schema)
 	ck_assert_int_eq(db_open(&db, dbpath, err, sizeof(err)), SSI_E_NEWER_SCHEMA);
 	ck_assert_ptr_null(db);
 	ck_assert_msg(strstr(err, dbpath) && strstr(err, "newer ssi") &&
-			      strstr(err, "schema 7, this build knows 2") &&
+			      strstr(err, "schema 7, this build knows 3") &&
 			      strstr(err, "upgrade ssi or move the file away"),
 		      "%s", err);
 	/* the file is left as it was */
@@ -452,7 +452,7 @@ START_TEST(test_upgrade_from_v1)
 			 0);
 
 	ck_assert_msg(db_open(&db, dbpath, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int(dbpath, "PRAGMA user_version"), DB_SCHEMA_VERSION);
 	ck_assert_int_eq(sql_int(dbpath, "SELECT count(*) FROM sqlite_master WHERE name IN "
 					 "('migrations_gpid', 'migrations_pending')"),
 			 2);
@@ -465,6 +465,11 @@ START_TEST(test_upgrade_from_v1)
 	ck_assert_int_eq(db_mig_get(db, 1, &m), 0);
 	ck_assert_int_eq(m.outcome, DB_MIG_PENDING);
 	ck_assert_int_eq(m.freeze_ms, -1);
+	ck_assert_str_eq(m.reason, ""); /* schema 3 */
+	ck_assert_int_eq(db_mig_set_reason(db, 1, "auto: test"), 0);
+	ck_assert_int_eq(db_mig_get(db, 1, &m), 0);
+	ck_assert_str_eq(m.reason, "auto: test");
+	ck_assert_int_eq(db_mig_set_reason(db, 99, "x"), -ENOENT);
 	/* and the new column is usable */
 	p.state = DB_PROC_MIGRATING;
 	p.mig_id = 1;

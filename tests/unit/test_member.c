@@ -106,6 +106,40 @@ START_TEST(more_changes_than_cap)
 }
 END_TEST
 
+/* A node incarnation from HELLO: the first known is no rebirth, the same again (a daemon
+ * restart) neither, a different one is, whatever the state; 0 (not sent) changes nothing. */
+START_TEST(incarnation_changes)
+{
+	struct member_change ch[2];
+
+	ck_assert_int_eq(member_incarnation(&t, 1, 7, 10), -EINVAL); /* self */
+	ck_assert_int_eq(member_incarnation(&t, 0, 7, 10), -EINVAL);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0, 10), 0); /* an older peer: not said */
+	ck_assert_int_eq(t.m[3].present, 1);
+	/* the state is member_heard()'s job */
+	ck_assert_int_eq(member_state(&t, 3), MEMBER_UNKNOWN);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0xaaa, 100), 0); /* first known */
+	ck_assert_int_eq(member_heard(&t, 3, 100, ch), 1);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0xaaa, 900), 0); /* its daemon restarted */
+	ck_assert_int_eq(t.m[3].reborn_ms, 0);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0, 950), 0); /* not said: still 0xaaa */
+	ck_assert_uint_eq(t.m[3].incarnation, 0xaaa);
+	/* crashed and back before anyone saw it go down: still UP, but reborn */
+	ck_assert_int_eq(member_incarnation(&t, 3, 0xbbb, 1000), 1);
+	ck_assert_int_eq(t.m[3].reborn_ms, 1000);
+	ck_assert_int_eq(member_state(&t, 3), MEMBER_UP);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0xbbb, 1100), 0); /* its second link */
+	ck_assert_int_eq(t.m[3].reborn_ms, 1000);
+	/* down, then back as yet another incarnation */
+	ck_assert_int_eq(member_tick(&t, 5200, ch, 2), 1);
+	ck_assert_int_eq(member_state(&t, 3), MEMBER_DOWN);
+	ck_assert_int_eq(member_incarnation(&t, 3, 0xccc, 6000), 1);
+	ck_assert_int_eq(t.m[3].reborn_ms, 6000);
+	ck_assert_int_eq(member_state(&t, 3), MEMBER_DOWN);
+	ck_assert_int_eq(member_check(&t), 0);
+}
+END_TEST
+
 static Suite *member_suite(void)
 {
 	Suite *s = suite_create("member");
@@ -118,6 +152,7 @@ static Suite *member_suite(void)
 	tcase_add_test(tc, never_heard_goes_down);
 	tcase_add_test(tc, self_and_bad_ids);
 	tcase_add_test(tc, more_changes_than_cap);
+	tcase_add_test(tc, incarnation_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }

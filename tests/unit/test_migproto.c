@@ -735,6 +735,133 @@ START_TEST(home_orphan_answers)
 }
 END_TEST
 
+/* A restarted daemon adopts a held copy (migproto_adopt): in doubt, it asks; only COMMIT or
+ * ABORT decide; time alone never lets a held copy go or run; a dead home ends in LOST
+ * (the held copy killed or discarded, never run). */
+static void adopt(struct migproto *m, enum migproto_role r, char *acts, size_t len)
+{
+	struct migproto_action a[MIGPROTO_MAX_ACTIONS];
+	struct migproto_params p = {
+		.mig_id = 0x1000000000000001ull, .gpid = 4242, .src = NS, .dst = ND, .home = NH};
+	size_t n = 99;
+
+	migproto_conf_default(&p.conf);
+	p.self = r == MIGPROTO_SOURCE ? NS : ND;
+	ck_assert_int_eq(migproto_adopt(m, r, &p, false, 1000, a, MIGPROTO_MAX_ACTIONS, &n), 0);
+	ck_assert(migproto_check(m));
+	fmt(m, a, n, acts, len);
+}
+
+START_TEST(adopt_held_copy)
+{
+	struct migproto m;
+	struct migproto_action a[2];
+	struct migproto_params p = {
+		.mig_id = 1, .gpid = 1, .self = NH, .src = NS, .dst = ND, .home = NH};
+	char acts[256];
+	size_t n = 7;
+
+	migproto_conf_default(&p.conf);
+	ck_assert_int_eq(migproto_adopt(&m, MIGPROTO_HOME, &p, false, 1, a, 2, &n), -EINVAL);
+	p.self = NS;
+	ck_assert_int_eq(migproto_adopt(&m, MIGPROTO_SOURCE, &p, true, 1, a, 2, &n), -EINVAL);
+	ck_assert_int_eq(migproto_adopt(&m, MIGPROTO_SOURCE, &p, false, 1, a, 1, &n), -ENOSPC);
+	ck_assert_uint_eq(n, 0);
+	/* destination, already running (resumed before the restart): DONE again, final */
+	p.self = ND;
+	ck_assert_int_eq(migproto_adopt(&m, MIGPROTO_DEST, &p, true, 1, a, 2, &n), 0);
+	fmt(&m, a, n, acts, sizeof(acts));
+	ck_assert_str_eq(acts, "send(H,DONE) send(S,DONE)");
+	ck_assert(migproto_final(&m));
+	feed(&m, (struct tev)MSG(COMMIT, 'H'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "send(H,DONE)");
+	p.self = NS;
+	p.dst = NS;
+	ck_assert_int_eq(migproto_adopt(&m, MIGPROTO_SOURCE, &p, false, 1, a, 2, &n), -EINVAL);
+
+	/* source: commit -> the frozen copy dies */
+	adopt(&m, MIGPROTO_SOURCE, acts, sizeof(acts));
+	ck_assert_str_eq(acts, "send(H,QUERY) send(D,QUERY)");
+	ck_assert_int_eq(m.state, MIGPROTO_S_DECIDING);
+	for (int i = 0; i < 8; i++) { /* time alone: ask again, never thaw */
+		feed(&m, (struct tev)TIMER, acts, sizeof(acts));
+		ck_assert_ptr_null(strstr(acts, "THAW"));
+		ck_assert_ptr_nonnull(strstr(acts, "send(H,QUERY) send(D,QUERY)"));
+	}
+	feed(&m, (struct tev)MSG(COMMIT, 'H'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "KILL_FROZEN report(MOVED)");
+	ck_assert_int_eq(m.state, MIGPROTO_S_MOVED);
+	/* source: home's abort -> it runs here again */
+	adopt(&m, MIGPROTO_SOURCE, acts, sizeof(acts));
+	feed(&m, (struct tev)ERRMSG(ABORT, 'H'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "THAW report(ABORTED)");
+	/* source: the destination's word is enough too (it relays or never voted) */
+	adopt(&m, MIGPROTO_SOURCE, acts, sizeof(acts));
+	feed(&m, (struct tev)MSG(COMMIT, 'D'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "KILL_FROZEN report(MOVED)");
+	/* source: home dead -> after the grace, killed, never thawed */
+	adopt(&m, MIGPROTO_SOURCE, acts, sizeof(acts));
+	feed(&m, (struct tev)PEER(NODE_DEAD, 'H'), acts, sizeof(acts));
+	while (m.state == MIGPROTO_S_DECIDING) {
+		feed(&m, (struct tev)TIMER, acts, sizeof(acts));
+		ck_assert_ptr_null(strstr(acts, "THAW"));
+	}
+	ck_assert_int_eq(m.state, MIGPROTO_S_LOST);
+	ck_assert_str_eq(acts, "KILL_FROZEN report(LOST)");
+
+	/* destination: commit -> resume and DONE */
+	adopt(&m, MIGPROTO_DEST, acts, sizeof(acts));
+	ck_assert_str_eq(acts, "send(H,READY) send(S,QUERY)");
+	ck_assert_int_eq(m.state, MIGPROTO_D_READY);
+	feed(&m, (struct tev)TIMER, acts, sizeof(acts));
+	ck_assert_str_eq(acts, "send(H,READY) send(S,QUERY)");
+	feed(&m, (struct tev)MSG(COMMIT, 'H'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "RESUME send(H,DONE) send(S,DONE) report(MOVED)");
+	/* destination: the source still has it (home aborted, relayed) -> discard */
+	adopt(&m, MIGPROTO_DEST, acts, sizeof(acts));
+	feed(&m, (struct tev)ERRMSG(ABORT, 'S'), acts, sizeof(acts));
+	ck_assert_ptr_nonnull(strstr(acts, "DISCARD"));
+	ck_assert_ptr_null(strstr(acts, "RESUME"));
+	ck_assert_int_eq(m.state, MIGPROTO_D_ABORTED);
+	/* destination: a dying source says nothing about the decision */
+	adopt(&m, MIGPROTO_DEST, acts, sizeof(acts));
+	feed(&m, (struct tev)PEER(NODE_DEAD, 'S'), acts, sizeof(acts));
+	ck_assert_int_eq(m.state, MIGPROTO_D_READY);
+	ck_assert_str_eq(acts, "");
+}
+END_TEST
+
+/* A party that came back as a new incarnation (ssid: HELLO) is dead for a move that began
+ * before it came back, at once and with no LINK_DOWN first; not for one that began after,
+ * nor for a final machine, self or a node that takes no part. */
+START_TEST(reborn_party_is_dead)
+{
+	struct migproto m;
+	char acts[256];
+
+	mk(&m, MIGPROTO_HOME, NS, ND, NH); /* born at 1000 */
+	ck_assert_uint_eq(m.born, 1000);
+	ck_assert(!migproto_reborn(&m, ND, 999)); /* back before the move began */
+	ck_assert(migproto_reborn(&m, ND, 1000));
+	ck_assert(migproto_reborn(&m, NS, 5000));
+	ck_assert(!migproto_reborn(&m, NH, 5000)); /* self */
+	ck_assert(!migproto_reborn(&m, 7, 5000));  /* no party */
+	ck_assert(!migproto_reborn(&m, 0, 5000));
+	ck_assert(!migproto_reborn(NULL, ND, 5000));
+	reach(&m, MIGPROTO_HOME, MIGPROTO_H_COMMITTED);
+	ck_assert(migproto_reborn(&m, ND, m.last_now));
+	feed(&m, (struct tev)PEER(NODE_DEAD, 'D'), acts, sizeof(acts));
+	ck_assert_str_eq(acts, "report(LOST)");
+	ck_assert(!migproto_reborn(&m, ND, m.last_now + 1)); /* final */
+	/* the source streaming to a destination that crashed and came back: it gives up */
+	reach(&m, MIGPROTO_SOURCE, MIGPROTO_S_STREAMING);
+	ck_assert(migproto_reborn(&m, ND, m.last_now));
+	feed(&m, (struct tev)PEER(NODE_DEAD, 'D'), acts, sizeof(acts));
+	ck_assert_int_ne(m.state, MIGPROTO_S_STREAMING);
+	ck_assert_int_ne(m.state, MIGPROTO_S_MOVED);
+}
+END_TEST
+
 START_TEST(check_catches_corruption)
 {
 	struct migproto m;
@@ -780,7 +907,8 @@ enum qkind {
 	Q_NOTE,
 	Q_WRITE,
 	Q_HEAL,
-	Q_RESTART
+	Q_RESTART,
+	Q_DAEMON_UP /* the daemon alone of node `to` is back (fault 4) */
 };
 
 struct item {
@@ -806,10 +934,12 @@ struct mnode {
 	unsigned next_chunk;  /* dump engine */
 	bool restoring;	      /* restore engine active */
 	unsigned expect;      /* restore engine: next chunk */
+	bool daemon_down;     /* fault 4: its daemon alone died, not back yet */
 };
 
 struct fault {
-	int kind; /* 0 none, 1 cut a-b, 2 crash a, 3 crash a then restart */
+	int kind; /* 0 none, 1 cut a-b, 2 crash a, 3 crash a then restart, 4 restart the
+		   * daemon of a alone (the node and its process copies stay) */
 	uint16_t a, b;
 };
 
@@ -825,6 +955,7 @@ struct world {
 	bool durable_commit; /* home's record (survives home's crash) */
 	bool deputy_alive, deputy_lost, deputy_moved;
 	bool home_crashed;
+	bool home_forgot;      /* home's daemon restarted with the move undecided: presumed abort */
 	bool only_holder_died; /* a crash took the last complete, authoritative copy */
 	unsigned steps;
 	/* random mode */
@@ -1179,6 +1310,7 @@ static void crash(struct world *w, uint16_t x, bool restart)
 		w->only_holder_died = true;
 	me->alive = false;
 	me->ever_crashed = true;
+	me->daemon_down = false;
 	me->inc++;
 	memset(me->has, 0, sizeof(me->has));
 	me->copy = C_NONE;
@@ -1218,6 +1350,92 @@ static void restart(struct world *w, uint16_t x)
 	}
 }
 
+/* Fault 4: only the daemon of x dies (kill -9 of ssid) and comes back later. Its machines,
+ * its pending local events and its link sessions go; the process copies stay, held by
+ * their helpers where the outcome may be unknown (ssid/mig_adopt.c): a frozen source copy
+ * whose last chunk left, a restored stopped copy. A copy frozen before its last chunk left
+ * is released; a half-restored one dies with its image stream. Peers see the links go
+ * down and come back, never a death. The home's deputy re-attaches: it stays alive. */
+static void daemon_down(struct world *w, uint16_t x)
+{
+	struct mnode *me = &w->n[x];
+	struct item it = {.kind = Q_DAEMON_UP, .to = x};
+	uint16_t p;
+
+	if (!me->alive || me->daemon_down)
+		return;
+	me->daemon_down = true;
+	me->ever_crashed = true; /* a late OFFER finds no machine (as for a restart) */
+	if (x == w->home && me->has[MIGPROTO_HOME] && !migproto_final(&me->m[MIGPROTO_HOME]) &&
+	    !w->durable_commit)
+		w->home_forgot = true;
+	me->inc++;
+	memset(me->has, 0, sizeof(me->has));
+	if (me->copy == C_FROZEN && me->next_chunk < NCHUNKS)
+		me->copy = C_RUNNING; /* no 'L' yet: the checkpoint child lets it go */
+	/* A restore that has its whole image ends under its worker, which then holds the
+	 * copy; one still missing chunks fails (the rest died with the daemon). */
+	if (me->copy == C_PARTIAL)
+		me->copy = me->restoring && me->expect == NCHUNKS ? C_STOPPED : C_NONE;
+	me->freezing = me->streaming = me->restoring = false;
+	for (p = 1; p < MAXN; p++) {
+		if (p == x || !w->n[p].alive)
+			continue;
+		set_link(w, x, p, false);
+		note(w, p, MIGPROTO_EV_LINK_DOWN, x, dly(w, 2000, 20, 5000));
+	}
+	it.inc = me->inc;
+	it.t = w->now + dly(w, 1000, 50, 8000);
+	enq(w, it);
+}
+
+/* The daemon is back: links again; it adopts the copies held for it (migproto_adopt). */
+static void daemon_up(struct world *w, uint16_t x, unsigned inc)
+{
+	struct mnode *me = &w->n[x];
+	struct migproto_action a[MIGPROTO_MAX_ACTIONS];
+	struct migproto_params p = {.mig_id = MIG_ID,
+				    .gpid = 77,
+				    .self = x,
+				    .src = w->src,
+				    .dst = w->dst,
+				    .home = w->home,
+				    .image_bytes = 1u << 20};
+	enum migproto_role role = 0;
+	bool running = false;
+	size_t n;
+	uint16_t q;
+
+	if (!me->alive || me->inc != inc || !me->daemon_down)
+		return;
+	me->daemon_down = false;
+	for (q = 1; q < MAXN; q++) {
+		if (q == x || (!w->n[q].alive && !w->n[q].ever_crashed))
+			continue;
+		if (!w->n[q].alive) { /* its membership finds a dead peer silent, then dead */
+			note(w, x, MIGPROTO_EV_LINK_DOWN, q, dly(w, 4000, 3000, 5000));
+			note(w, x, MIGPROTO_EV_NODE_DEAD, q, dly(w, 8000, 6000, 20000));
+			continue;
+		}
+		set_link(w, x, q, true);
+		note(w, q, MIGPROTO_EV_LINK_UP, x, dly(w, 100, 10, 2000));
+	}
+	if (me->copy == C_FROZEN && x == w->src)
+		role = MIGPROTO_SOURCE;
+	else if (me->copy == C_STOPPED && x == w->dst)
+		role = MIGPROTO_DEST;
+	else if (me->copy == C_RUNNING && x == w->dst) /* resumed: a guest now */
+		role = MIGPROTO_DEST, running = true;
+	if (!role)
+		return;
+	migproto_conf_default(&p.conf);
+	ck_assert_int_eq(migproto_adopt(&me->m[role], role, &p, running, w->now, a,
+					MIGPROTO_MAX_ACTIONS, &n),
+			 0);
+	me->has[role] = true;
+	do_actions(w, x, role, a, n);
+}
+
 static void cut(struct world *w, uint16_t a, uint16_t b)
 {
 	struct item it = {.kind = Q_HEAL, .a = a, .b = b};
@@ -1248,6 +1466,8 @@ static void inject(struct world *w, const struct fault *f)
 		cut(w, f->a, f->b);
 	else if ((f->kind == 2 || f->kind == 3) && w->n[f->a].alive)
 		crash(w, f->a, f->kind == 3);
+	else if (f->kind == 4)
+		daemon_down(w, f->a);
 }
 
 static void world_init(struct world *w, uint16_t src, uint16_t dst, uint16_t home)
@@ -1391,6 +1611,9 @@ static unsigned run(struct world *w)
 			case Q_RESTART:
 				restart(w, it.to);
 				break;
+			case Q_DAEMON_UP:
+				daemon_up(w, it.to, it.inc);
+				break;
 			}
 		}
 		ck_assert_msg(runnable(w) <= 1, "two copies run %s", w->trace);
@@ -1431,9 +1654,12 @@ static void check_end(const struct world *w)
 
 		/* After the commit the destination's copy is the process (docs: a source that
 		 * resumed its frozen copy could repeat what the destination already did). */
+		/* A home whose daemon restarted before it committed presumes abort: the
+		 * destination discards, and a source that crashed meanwhile took the last copy
+		 * (as when the home itself crashed and restarted). */
 		ck_assert_msg(w->home_crashed ||
-				      (w->deputy_lost &&
-				       (w->only_holder_died || (w->durable_commit && dst_died))),
+				      (w->deputy_lost && (w->only_holder_died || w->home_forgot ||
+							  (w->durable_commit && dst_died))),
 			      "process vanished %s", w->trace);
 	}
 	if (w->deputy_moved && !w->home_crashed)
@@ -1465,6 +1691,8 @@ static size_t faults_for(const uint16_t *t, struct fault *f)
 	for (i = 0; i < nn; i++)
 		f[k++] = (struct fault){2, nodes[i], 0};
 	f[k++] = (struct fault){3, t[2], 0}; /* home crashes and restarts */
+	for (i = 0; i < nn; i++)
+		f[k++] = (struct fault){4, nodes[i], 0}; /* its daemon alone restarts */
 	return k;
 }
 
@@ -1493,12 +1721,12 @@ static unsigned model_scenarios;
 START_TEST(model_fault_matrix)
 {
 	unsigned total = 0, lost = 0, moved = 0, stayed = 0;
-	unsigned kind_lost[4] = {0}, kind_total[4] = {0};
+	unsigned kind_lost[5] = {0}, kind_total[5] = {0};
 	int t;
 
 	for (t = 0; t < 3; t++) {
 		struct world *w = calloc(1, sizeof(*w));
-		struct fault f[8];
+		struct fault f[12];
 		size_t nf = faults_for(topo[t], f), i;
 		unsigned steps, k;
 
@@ -1519,6 +1747,9 @@ START_TEST(model_fault_matrix)
 				 * unrun; a restarted home always ends the move. */
 				if (f[i].kind == 1)
 					ck_assert_msg(runnable(w) == 1, "cut lost it %s", w->trace);
+				if (f[i].kind == 4) /* held copies adopted: never lost */
+					ck_assert_msg(runnable(w) == 1, "daemon restart lost it %s",
+						      w->trace);
 				kind_lost[f[i].kind] += runnable(w) == 0;
 				kind_total[f[i].kind]++;
 				if (runnable(w) == 0)
@@ -1534,9 +1765,9 @@ START_TEST(model_fault_matrix)
 	model_scenarios += total;
 	fprintf(stderr,
 		"model fault matrix: %u scenarios: %u moved, %u stayed, %u lost (cut %u/%u, "
-		"crash %u/%u, crash+restart home %u/%u)\n",
+		"crash %u/%u, crash+restart home %u/%u, daemon restart %u/%u)\n",
 		total, moved, stayed, lost, kind_lost[1], kind_total[1], kind_lost[2],
-		kind_total[2], kind_lost[3], kind_total[3]);
+		kind_total[2], kind_lost[3], kind_total[3], kind_lost[4], kind_total[4]);
 	ck_assert_uint_gt(moved, 0);
 	ck_assert_uint_gt(stayed, 0);
 }
@@ -1551,7 +1782,7 @@ START_TEST(model_random)
 		nseeds = (unsigned)strtoul(getenv("MIGPROTO_SEEDS"), NULL, 10);
 	for (seed = 1; seed <= nseeds; seed++) {
 		struct world *w = calloc(1, sizeof(*w));
-		struct fault f[8];
+		struct fault f[12];
 		int t, i, nfault;
 		size_t nf;
 
@@ -1605,6 +1836,8 @@ static Suite *migproto_suite(void)
 	tcase_add_test(tc, home_waits_longer_when_src_died);
 	tcase_add_test(tc, reasons_travel);
 	tcase_add_test(tc, home_orphan_answers);
+	tcase_add_test(tc, adopt_held_copy);
+	tcase_add_test(tc, reborn_party_is_dead);
 	tcase_add_test(tc, check_catches_corruption);
 	suite_add_tcase(s, tc);
 	add_model_tests(model);

@@ -27,6 +27,9 @@ static const uint16_t all_types[] = {
 	WIRE_PROC_TABLE_REPLY,
 	WIRE_SIGNAL,
 	WIRE_SIGNAL_REPLY,
+	WIRE_MOVE_REQ,
+	WIRE_MOVE_PROGRESS,
+	WIRE_MOVE_RESULT,
 	WIRE_MIG_OFFER,
 	WIRE_MIG_ACCEPT,
 	WIRE_MIG_REFUSE,
@@ -68,7 +71,8 @@ static void fill(struct wire_msg *m, uint16_t t)
 						 .kernel = "6.18.0-test",
 						 .cpu_flags = "fpu vme sse2 avx2",
 						 .listen = "127.0.1.1:7022",
-						 .boot_id = 0xfeedfacecafebeefull};
+						 .boot_id = 0xfeedfacecafebeefull,
+						 .incarnation = 0x0123456789abcdefull};
 		break;
 	case WIRE_HEARTBEAT:
 		m->u.heartbeat = (struct wire_heartbeat){.node_id = 3, .seq = 99, .uptime_ms = 5};
@@ -141,6 +145,25 @@ static void fill(struct wire_msg *m, uint16_t t)
 		break;
 	case WIRE_SIGNAL_REPLY:
 		m->u.signal_reply.err = -EPERM;
+		break;
+	case WIRE_MOVE_REQ:
+		m->u.move_req =
+			(struct wire_move_req){.gpid = 4194404, .dst = 3, .origin_uid = 1000};
+		break;
+	case WIRE_MOVE_PROGRESS:
+		m->u.move_progress.step = "image sent to node 3: 0.2 MiB in 4 ms (60 MiB/s)";
+		break;
+	case WIRE_MOVE_RESULT:
+		m->u.move_result = (struct wire_move_result){.err = -EHOSTUNREACH,
+							     .from = 2,
+							     .to = 3,
+							     .mig_id = 2ull << 48 | 7,
+							     .bytes = 262144,
+							     .freeze_ms = 12,
+							     .transfer_ms = 3,
+							     .restore_ms = -1,
+							     .total_ms = 40,
+							     .text = "node3 refuses"};
 		break;
 	case WIRE_MIG_OFFER:
 		m->u.mig_offer = (struct wire_mig_offer){.mig_id = 1ull << 60 | 5,
@@ -239,10 +262,18 @@ static void fill(struct wire_msg *m, uint16_t t)
 						 .stream = 1,
 						 .data = sample_data,
 						 .len = sizeof(sample_data),
-						 .eof = 1};
+						 .eof = 1,
+						 .offset = 1ull << 40,
+						 .ack = 17,
+						 .epoch = 0x0002123456789abcull,
+						 .flags = WIRE_STDIO_F_OFFSET};
 		break;
 	case WIRE_EXIT:
-		m->u.exit = (struct wire_exit){.gpid = 9, .status = 0x0900, .utime = 1, .stime = 2};
+		m->u.exit = (struct wire_exit){.gpid = 9,
+					       .status = 0x0900,
+					       .utime = 1,
+					       .stime = 2,
+					       .flags = WIRE_EXIT_F_ACKME};
 		break;
 	}
 }
@@ -352,6 +383,7 @@ START_TEST(round_trip_values)
 	ck_assert_str_eq(m.u.hello.listen, "127.0.1.1:7022");
 	ck_assert_uint_eq(m.u.hello.mem_total_kb, 16ull << 20);
 	ck_assert_uint_eq(m.u.hello.boot_id, 0xfeedfacecafebeefull);
+	ck_assert_uint_eq(m.u.hello.incarnation, 0x0123456789abcdefull);
 	wire_msg_free(&m);
 
 	encode_sample(&a, WIRE_LOAD_WINDOW);
@@ -383,6 +415,25 @@ START_TEST(round_trip_values)
 	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
 	ck_assert_int_eq(m.u.file_reply.ctime_ns, INT64_MIN);
 	ck_assert_int_eq(m.u.file_reply.err, -ENOENT);
+	wire_msg_free(&m);
+
+	encode_sample(&a, WIRE_MOVE_RESULT);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_int_eq(m.u.move_result.err, -EHOSTUNREACH);
+	ck_assert_int_eq(m.u.move_result.restore_ms, -1); /* "not reached" survives */
+	ck_assert_uint_eq(m.u.move_result.mig_id, 2ull << 48 | 7);
+	ck_assert_str_eq(m.u.move_result.text, "node3 refuses");
+	wire_msg_free(&m);
+
+	/* MOVE_REQ for root: origin_uid 0 is sent (required), dst 0 (home) is not. */
+	buf_reset(&a);
+	wire_msg_init(&m, WIRE_MOVE_REQ, 5);
+	m.u.move_req.gpid = 4194404;
+	ck_assert_int_eq(wire_encode(&a, &m), 0);
+	ck_assert_uint_eq(a.len, WIRE_HDR_SIZE + 2 * 15);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.move_req.origin_uid, 0);
+	ck_assert_uint_eq(m.u.move_req.dst, 0);
 	wire_msg_free(&m);
 
 	/* Absent optional fields decode as zero / empty / NULL. */
@@ -879,6 +930,77 @@ START_TEST(added_fields_backward_compatible)
 }
 END_TEST
 
+/* STDIO offsets/acknowledgements and EXIT flags (issue 6) are optional to understand: a
+ * peer built before them skips them (tags >= WIRE_TAG_OPTIONAL), and a frame from such a
+ * peer decodes with offset, ack, epoch and flags 0 (no offsets: relayed as before). */
+START_TEST(stdio_offsets_backward_compatible)
+{
+	const struct rec *sr = wire_rec_of(WIRE_STDIO), *er = wire_rec_of(WIRE_EXIT);
+	const size_t offs[] = {offsetof(struct wire_stdio, offset),
+			       offsetof(struct wire_stdio, ack), offsetof(struct wire_stdio, epoch),
+			       offsetof(struct wire_stdio, flags)};
+	struct buf a, b;
+	struct wire_msg m;
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+		ck_assert_uint_ge(tag_at(sr, offs[i]), WIRE_TAG_OPTIONAL);
+	ck_assert_uint_ge(tag_at(er, offsetof(struct wire_exit, flags)), WIRE_TAG_OPTIONAL);
+	buf_init(&a);
+	buf_init(&b);
+	encode_sample(&a, WIRE_STDIO);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.stdio.offset, 1ull << 40);
+	ck_assert_uint_eq(m.u.stdio.ack, 17);
+	ck_assert_uint_eq(m.u.stdio.epoch, 0x0002123456789abcull);
+	ck_assert_uint_eq(m.u.stdio.flags, WIRE_STDIO_F_OFFSET);
+	wire_msg_free(&m);
+	/* What an old sender sends: none of the new fields. */
+	struct buf *cur = &a, *nxt = &b, *t;
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		edit_frame(cur, nxt, tag_at(sr, offs[i]), 'd');
+		t = cur;
+		cur = nxt;
+		nxt = t;
+	}
+	ck_assert_int_eq(wire_decode(cur->d, cur->len, &m), 0);
+	ck_assert_uint_eq(m.u.stdio.gpid, 9);
+	ck_assert_uint_eq(m.u.stdio.len, sizeof(sample_data));
+	ck_assert_uint_eq(m.u.stdio.offset, 0);
+	ck_assert_uint_eq(m.u.stdio.flags, 0);
+	wire_msg_free(&m);
+	/* A pure acknowledgement: gpid, stream and the optional fields only. */
+	wire_msg_init(&m, WIRE_STDIO, 0);
+	m.u.stdio = (struct wire_stdio){
+		.gpid = 5, .stream = 2, .ack = 1000001, .epoch = 3, .flags = WIRE_STDIO_F_ACK};
+	buf_reset(&a);
+	ck_assert_int_eq(wire_encode(&a, &m), 0);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.stdio.ack, 1000001);
+	ck_assert_ptr_null(m.u.stdio.data);
+	ck_assert_uint_eq(m.u.stdio.flags, WIRE_STDIO_F_ACK);
+	wire_msg_free(&m);
+	/* stdin's final word: read offset (ack), received offset (offset), F_FINAL */
+	wire_msg_init(&m, WIRE_STDIO, 0);
+	m.u.stdio = (struct wire_stdio){.gpid = 5,
+					.stream = 0,
+					.offset = 70000,
+					.ack = 65536,
+					.epoch = 4,
+					.flags = WIRE_STDIO_F_ACK | WIRE_STDIO_F_FINAL};
+	buf_reset(&a);
+	ck_assert_int_eq(wire_encode(&a, &m), 0);
+	ck_assert_int_eq(wire_decode(a.d, a.len, &m), 0);
+	ck_assert_uint_eq(m.u.stdio.stream, 0);
+	ck_assert_uint_eq(m.u.stdio.offset, 70000);
+	ck_assert_uint_eq(m.u.stdio.ack, 65536);
+	ck_assert_uint_eq(m.u.stdio.epoch, 4);
+	ck_assert_uint_eq(m.u.stdio.flags, WIRE_STDIO_F_ACK | WIRE_STDIO_F_FINAL);
+	wire_msg_free(&m);
+	buf_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
 /* The exact bytes of docs/protocol.md's example: the format must not drift. */
 START_TEST(golden_bytes)
 {
@@ -903,6 +1025,62 @@ START_TEST(golden_bytes)
 }
 END_TEST
 
+/* wire_read_ref(): a MIG_STREAM's data points into the input buffer (no copy) and
+ * wire_msg_free() leaves it alone; other types are copied as by wire_read(); a frame that
+ * fails to decode is consumed and leaves nothing to free. */
+START_TEST(read_ref_borrows_stream_data)
+{
+	static const uint8_t chunk[] = "0123456789abcdef";
+	struct buf in;
+	struct wire_msg m;
+	const uint8_t *base;
+	size_t end;
+
+	buf_init(&in);
+	wire_msg_init(&m, WIRE_MIG_STREAM, 7);
+	m.u.mig_stream.mig_id = 5;
+	m.u.mig_stream.data = (uint8_t *)chunk;
+	m.u.mig_stream.len = sizeof(chunk);
+	ck_assert_int_eq(wire_encode(&in, &m), 0);
+	wire_msg_init(&m, WIRE_HEARTBEAT, 8);
+	ck_assert_int_eq(wire_encode(&in, &m), 0);
+	base = buf_rptr(&in);
+
+	ck_assert_int_eq(wire_read_ref(&in, &m), 1);
+	ck_assert_uint_eq(m.type, WIRE_MIG_STREAM);
+	ck_assert_uint_eq(m.borrowed, 1);
+	ck_assert_uint_eq(m.u.mig_stream.len, sizeof(chunk));
+	ck_assert_mem_eq(m.u.mig_stream.data, chunk, sizeof(chunk));
+	/* inside the frame just consumed, not a copy */
+	ck_assert((const uint8_t *)m.u.mig_stream.data > base);
+	ck_assert((const uint8_t *)m.u.mig_stream.data < buf_rptr(&in));
+	wire_msg_free(&m); /* must not free() a pointer into in (ASan would say so) */
+
+	ck_assert_int_eq(wire_read_ref(&in, &m), 1);
+	ck_assert_uint_eq(m.type, WIRE_HEARTBEAT);
+	ck_assert_uint_eq(m.borrowed, 0);
+	wire_msg_free(&m);
+	ck_assert_int_eq(wire_read_ref(&in, &m), 0); /* nothing left */
+
+	/* A MIG_STREAM frame with a stray byte inside its length: consumed, an error, and
+	 * nothing borrowed or owned. */
+	buf_reset(&in);
+	wire_msg_init(&m, WIRE_MIG_STREAM, 9);
+	m.u.mig_stream.data = (uint8_t *)chunk;
+	m.u.mig_stream.len = sizeof(chunk);
+	ck_assert_int_eq(wire_encode(&in, &m), 0);
+	end = in.len;
+	ck_assert_int_eq(buf_put_u8(&in, 0), 0);
+	ck_assert_int_eq(buf_poke_u32(&in, 4, (uint32_t)(end - 12 + 1)), 0);
+	ck_assert_int_lt(wire_read_ref(&in, &m), 0);
+	ck_assert_uint_eq(m.borrowed, 0);
+	ck_assert_ptr_null(m.u.mig_stream.data);
+	ck_assert_uint_eq(buf_avail(&in), 0);
+	wire_msg_free(&m);
+	buf_free(&in);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -917,11 +1095,13 @@ static Suite *wire_suite(void)
 	tcase_add_loop_test(tc, unknown_field, 0, NTYPES);
 	tcase_add_loop_test(tc, duplicate_wrongtype_missing, 0, NTYPES);
 	tcase_add_test(tc, values_out_of_range);
+	tcase_add_test(tc, stdio_offsets_backward_compatible);
 	tcase_add_test(tc, lists);
 	tcase_add_test(tc, split_stream);
 	tcase_add_test(tc, error_reply_and_versions);
 	tcase_add_test(tc, golden_bytes);
 	tcase_add_test(tc, added_fields_backward_compatible);
+	tcase_add_test(tc, read_ref_borrows_stream_data);
 	suite_add_tcase(s, tc);
 	return s;
 }
