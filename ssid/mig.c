@@ -338,8 +338,8 @@ static void drain_queue(struct mig *m)
 	}
 }
 
-/* The snapshot mig_entries() and mig_signal() read. */
-static void snapshot(struct mig *m)
+/* The snapshot mig_entries() and mig_signal() read (mig_int.h). */
+void mig_snapshot(struct mig *m)
 {
 	size_t n = 0;
 
@@ -521,7 +521,7 @@ static void *loop(void *arg)
 		}
 		drain_queue(m);
 		reap_workers();
-		snapshot(m);
+		mig_snapshot(m);
 	}
 	return NULL;
 }

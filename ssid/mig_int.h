@@ -205,6 +205,9 @@ struct proc *mig_proc(struct mig *m, uint32_t gpid);
 struct proc *mig_proc_new(struct mig *m, uint32_t gpid);
 void mig_proc_drop(struct mig *m, struct proc *p);
 void mig_proc_detach_worker(struct proc *p); /* forget the worker and pipes of a copy gone */
+/* Publish the process table to mig_signal()/mig_entries() (link threads) now, not only at
+ * the end of the loop turn: a process resumed here must be found by a SIGNAL its DONE causes. */
+void mig_snapshot(struct mig *m);
 /* mig_client.c */
 void mig_client_accept(struct mig *m);
 int mig_parent_of(pid_t pid); /* ppid from /proc/PID/stat, -1 if unreadable (mig_client.c) */

@@ -502,6 +502,10 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 				k->freeze_ms = (int64_t)k->freeze_exact;
 			}
 			log_info("gpid %u now runs here as pid %d", p->gpid, p->pid);
+			/* before DONE goes (the next action): the home then reports the move and
+			 * grun -n sends its SIGUSR1 "go", which the link thread's sigsvc looks up
+			 * in the snapshot: a stale one drops it (ESRCH), the child waits forever */
+			mig_snapshot(m);
 			if (p->home == m->self)
 				deliver_held(m, p);
 		}

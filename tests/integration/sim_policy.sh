@@ -107,8 +107,9 @@ sys.exit(1 if bad else 0)
 EOF2
 
 "$sim" --help >"$work/help.txt" || bad "--help exited $?"
-grep -q "does not run this policy" "$work/help.txt" && ok "--help says the daemon does not run the policy yet" ||
-	bad "--help does not say the policy is not in the daemon yet"
+grep -q "runs the same policy when \[balance\] enabled = yes" "$work/help.txt" &&
+	ok "--help says how the daemon runs the same policy" ||
+	bad "--help does not say how the daemon runs the policy ([balance] enabled = yes)"
 "$sim" --nodes 0 >/dev/null 2>"$work/err.txt"
 rc=$?
 [ $rc = 2 ] && grep -q "nodes" "$work/err.txt" && ok "--nodes 0 refused (exit 2: $(cat "$work/err.txt"))" ||

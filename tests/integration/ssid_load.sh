@@ -13,6 +13,10 @@ lab_trap
 L up -n 3 --cpus-per-node 1 >/dev/null || { bad "ssi-lab up -n 3 --cpus-per-node 1"; exit 1; }
 L status >/dev/null || { bad "the lab $SSI_LAB_NAME is gone right after up"; exit 1; }
 sleep 3
+# the exported load rises at once and decays slowly: let node2's start-up activity decay (on a
+# busy machine its daemons wait longer as runnable) before taking the baseline, 10 s at most
+below() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.3 else 1)' "$(lab_field "$1" node2 load)" 2>/dev/null; }
+wait_until 10 0.2 below 1 && wait_until 10 0.2 below 3
 base1=$(lab_field 1 node2 load)
 base3=$(lab_field 3 node2 load)
 echo "node2's load before: seen from node1 $base1, from node3 $base3"
