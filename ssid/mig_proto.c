@@ -308,6 +308,10 @@ static void home_finish(struct mig *m, struct mach *k, int outcome, int err, con
 	log_info("migration %llx of gpid %u %d -> %d: %s%s%s", (unsigned long long)k->p.mig_id,
 		 k->p.gpid, k->p.src, k->p.dst, db_mig_outcome_str(outcome), why ? ": " : "",
 		 why ? why : "");
+	if (p && outcome == DB_MIG_OK && p->mig == k->p.mig_id) { /* DONE: it runs there */
+		p->mig = 0;
+		deliver_held(m, p);
+	}
 	if (!p || outcome == DB_MIG_OK)
 		return;
 	if (outcome == DB_MIG_LOST) {
@@ -377,9 +381,9 @@ static void report(struct mig *m, struct mach *k, const struct migproto_action *
 		if (p->kind == P_RESTORED) /* it left home: the checkpoint killed the local copy */
 			mig_proc_detach_worker(p);
 		p->kind = P_REMOTE;
-		p->mig = 0;
 		mig_deputy_where(m, p);
-		deliver_held(m, p);
+		/* signals stay held (p->mig) until DONE (home_finish): sent now, one could reach
+		 * the destination before its RESUME and find no process there to signal */
 		return;
 	}
 	char text[MIGPROTO_REASON_MAX + 64];

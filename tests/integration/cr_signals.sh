@@ -18,6 +18,9 @@ kill -STOP "$pid"
 sleep 0.2
 for i in 1 2; do
 	"$SSICTL" checkpoint "$pid" -o "$work/t.img" || fail "checkpoint of a stopped process"
+	# the detach wakes the task, which enters its group stop again by itself, in the kernel
+	# (no user code runs); on a busy machine that can take a moment: wait up to 2 s
+	for _ in $(seq 20); do grep -q "^State:[[:space:]]*T" "/proc/$pid/status" && break; sleep 0.1; done
 	grep -q "^State:[[:space:]]*T" "/proc/$pid/status" || fail "no longer stopped after checkpoint $i"
 done
 "$SSICTL" checkpoint "$pid" -o "$work/t.img" --kill || fail "checkpoint --kill of a stopped process"
