@@ -611,16 +611,6 @@ int mig_await_exit(struct proc *p, int status)
 	return 1;
 }
 
-static void reattach_error(struct mig *m, int ci, int code, const char *text)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_put_i64(&b, code);
-	buf_put_str(&b, text);
-	mig_client_send(m, ci, DEPUTY_ERROR, &b);
-	buf_free(&b);
-}
-
 void mig_reattach(struct mig *m, int ci, struct buf *b)
 {
 	struct client *k = &m->cl[ci];
@@ -629,14 +619,14 @@ void mig_reattach(struct mig *m, int ci, struct buf *b)
 	struct buf o;
 
 	if (buf_get_u32(b, &gpid))
-		return reattach_error(m, ci, -EINVAL, "malformed REATTACH");
+		return mig_client_error(m, ci, -EINVAL, "malformed REATTACH");
 	p = mig_proc(m, gpid);
 	if (!p || p->home != m->self || p->deputy >= 0 || k->gpid)
-		return reattach_error(m, ci, -ESRCH,
-				      "no process of that gpid waits for its deputy");
+		return mig_client_error(m, ci, -ESRCH,
+					"no process of that gpid waits for its deputy");
 	if ((k->uid != 0 && k->uid != p->uid) ||
 	    (p->kind == P_CHILD && mig_parent_of(p->pid) != k->pid))
-		return reattach_error(m, ci, -EPERM, "not the deputy of that process");
+		return mig_client_error(m, ci, -EPERM, "not the deputy of that process");
 	p->deputy = ci;
 	p->await_deputy = 0;
 	k->gpid = gpid;

@@ -58,7 +58,8 @@ void mig_client_send(struct mig *m, int ci, uint16_t type, struct buf *body)
 	mig_client_flush(m, ci);
 }
 
-static void client_error(struct mig *m, int ci, int code, const char *text)
+/* A DEPUTY_ERROR {code, text} to client ci. */
+void mig_client_error(struct mig *m, int ci, int code, const char *text)
 {
 	struct buf b;
 	buf_init(&b);
@@ -149,16 +150,16 @@ static void on_register(struct mig *m, int ci, struct buf *b)
 	struct proc *p;
 
 	if (buf_get_u32(b, &pid) || buf_get_cstr(b, cmd, sizeof(cmd)))
-		return client_error(m, ci, -EINVAL, "malformed REGISTER");
+		return mig_client_error(m, ci, -EINVAL, "malformed REGISTER");
 	if (pid == 0 || pid >= (1u << 22) || mig_parent_of((pid_t)pid) != k->pid) {
 		char err[128];
 		snprintf(err, sizeof(err), "pid %u is not a child of the caller (pid %d)", pid,
 			 k->pid);
-		return client_error(m, ci, -EPERM, err);
+		return mig_client_error(m, ci, -EPERM, err);
 	}
 	uint32_t gpid = (uint32_t)m->self << 22 | pid;
 	if (k->gpid || mig_proc(m, gpid) || !(p = mig_proc_new(m, gpid)))
-		return client_error(m, ci, -EBUSY, "already registered or table full");
+		return mig_client_error(m, ci, -EBUSY, "already registered or table full");
 	p->uid = k->uid;
 	p->home = p->where = m->self;
 	p->kind = P_CHILD;
@@ -217,7 +218,8 @@ static void forward(struct mig *m, int ci, uint32_t gpid, uint16_t dst, int home
 	int e;
 
 	if (k->fnode)
-		return client_error(m, ci, -EBUSY, "a move is already asked on this connection");
+		return mig_client_error(m, ci, -EBUSY,
+					"a move is already asked on this connection");
 	fwd_seq = fwd_seq % 0x7fffffffu + 1; /* never 0: "no reply expected" */
 	wire_msg_init(&w, WIRE_MOVE_REQ, fwd_seq);
 	w.u.move_req = (struct wire_move_req){.gpid = gpid, .dst = dst, .origin_uid = k->uid};
@@ -229,7 +231,7 @@ static void forward(struct mig *m, int ci, uint32_t gpid, uint16_t dst, int home
 			 home,
 			 e == -ENOTCONN ? "not connected (down, or not in the cluster)"
 					: ssierr_str(e));
-		return client_error(m, ci, e == -ENOTCONN ? -EHOSTUNREACH : e, err);
+		return mig_client_error(m, ci, e == -ENOTCONN ? -EHOSTUNREACH : e, err);
 	}
 	k->fnode = home;
 	k->freq = fwd_seq;
@@ -249,13 +251,13 @@ static void on_migrate(struct mig *m, int ci, struct buf *b)
 	char err[512];
 
 	if (buf_get_u32(b, &gpid) || buf_get_u16(b, &node))
-		return client_error(m, ci, -EINVAL, "malformed MIGRATE");
+		return mig_client_error(m, ci, -EINVAL, "malformed MIGRATE");
 	int home = (int)(gpid >> 22);
 	if (home < 1 || home > MEMBER_MAX_ID) {
 		snprintf(err, sizeof(err),
 			 "no process with gpid %u: it names node %d, and node ids are 1..%d", gpid,
 			 home, MEMBER_MAX_ID);
-		return client_error(m, ci, -ESRCH, err);
+		return mig_client_error(m, ci, -ESRCH, err);
 	}
 	if (home != m->self && !m->cl[ci].rnode)
 		return forward(m, ci, gpid, node, home);
@@ -263,11 +265,11 @@ static void on_migrate(struct mig *m, int ci, struct buf *b)
 		snprintf(err, sizeof(err),
 			 "no process with gpid %u was started by grun on %s (node %d, its home)",
 			 gpid, m->cfg->name, m->self);
-		return client_error(m, ci, -ESRCH, err);
+		return mig_client_error(m, ci, -ESRCH, err);
 	}
 	int e = mig_proto_request(m, ci, gpid, node, err, sizeof(err));
 	if (e < 0)
-		client_error(m, ci, e, err);
+		mig_client_error(m, ci, e, err);
 }
 
 static void remote_free(struct mig *m, int ci)
@@ -499,7 +501,7 @@ void mig_client_fwd_check(struct mig *m)
 				 "its outcome is not known here (gps shows where it runs)",
 				 k->fnode, k->fgpid);
 		k->fnode = 0;
-		client_error(m, i, -ETIMEDOUT, err); /* gmigrate: outcome "unknown" */
+		mig_client_error(m, i, -ETIMEDOUT, err); /* gmigrate: outcome "unknown" */
 	}
 }
 
@@ -546,7 +548,7 @@ static void on_client_msg(struct mig *m, int ci, uint16_t type, struct buf *b)
 		mig_reattach(m, ci, b);
 		return;
 	default:
-		client_error(m, ci, -EOPNOTSUPP, "unknown request");
+		mig_client_error(m, ci, -EOPNOTSUPP, "unknown request");
 	}
 }
 

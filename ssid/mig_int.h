@@ -210,6 +210,7 @@ void mig_proc_detach_worker(struct proc *p); /* forget the worker and pipes of a
 void mig_snapshot(struct mig *m);
 /* mig_client.c */
 void mig_client_accept(struct mig *m);
+void mig_client_error(struct mig *m, int ci, int code, const char *text); /* DEPUTY_ERROR */
 int mig_parent_of(pid_t pid); /* ppid from /proc/PID/stat, -1 if unreadable (mig_client.c) */
 void mig_client_read(struct mig *m, int ci); /* may close the client */
 void mig_client_flush(struct mig *m, int ci);
