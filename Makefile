@@ -18,10 +18,10 @@ CC      := gcc
 endif
 FUZZ_SECONDS ?= 60
 
-PKGS := fuse3 libssh sqlite3 inih ncurses check
+PKGS := fuse3 libssh sqlite3 inih ncurses check libcrypto
 
 # Debian 12 packages for build, tests, fuzzing, lint and demo.
-DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 libssh-dev libsqlite3-dev sqlite3 \
+DEB_PKGS := build-essential pkg-config libfuse3-dev fuse3 libssh-dev libssl-dev libsqlite3-dev sqlite3 \
 	check libsubunit-dev libinih-dev libncurses-dev clang libclang-rt-14-dev cppcheck \
 	clang-format iproute2 nftables procps psmisc util-linux bsdextrautils python3 bc xz-utils \
 	coreutils kmod

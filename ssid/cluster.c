@@ -811,6 +811,26 @@ size_t cluster_peers(struct cluster *c, struct cluster_peer *out, size_t cap)
 	return n;
 }
 
+int cluster_peer_host(struct cluster *c, int id, char *host, size_t cap)
+{
+	uint16_t port;
+	int e = -ENOENT;
+
+	if (id <= 0 || id > GOSSIP_MAX_ID || id == c->cfg->id)
+		return -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	const struct gossip_entry *g = &c->gos.e[id];
+	if (g->id && g->addr[0] && config_parse_hostport(g->addr, host, cap, &port) == 0)
+		e = 0;
+	for (size_t i = 0; e < 0 && g->id && i < c->cfg->npeers; i++)
+		if (!strcmp(c->cfg->peers[i].name, g->name)) {
+			snprintf(host, cap, "%s", c->cfg->peers[i].host);
+			e = 0;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return e;
+}
+
 const struct link_ops *cluster_link_ops(struct cluster *c)
 {
 	return &c->ops;

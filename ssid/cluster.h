@@ -61,6 +61,11 @@ struct cluster_peer {
  * Thread-safe (takes the cluster lock briefly). */
 size_t cluster_peers(struct cluster *c, struct cluster_peer *out, size_t cap);
 
+/* The host (numeric address or name) node id's SSH server listens on: from its gossip, else
+ * from this node's [peers] entry of its name. 0 and host, or -ENOENT (it listens on every
+ * address and is not configured here). Thread-safe. */
+int cluster_peer_host(struct cluster *c, int id, char *host, size_t cap);
+
 /* Timers of the main loop; each returns ms until it wants to run again. */
 int cluster_sample(struct cluster *c, int64_t now);
 int cluster_gossip(struct cluster *c, int64_t now);

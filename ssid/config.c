@@ -293,6 +293,16 @@ static int handler(void *user, const char *section, const char *key, const char 
 		p->c->admit_reserve_mb = (uint64_t)x;
 		return 1;
 	}
+	if (!strcmp(section, "migrate")) { /* how a move's image travels (imgchan.h) */
+		if (strcmp(key, "image_channel"))
+			return problem(p, SSI_E_BADFIELD, "unknown key '%s' in [migrate]%s", key,
+				       "");
+		if (strcmp(v, "direct") && strcmp(v, "ssh"))
+			return problem(p, SSI_E_BADFIELD,
+				       "image_channel: '%s' is not 'direct' or 'ssh'%s", v, "");
+		p->c->mig_image_direct = !strcmp(v, "direct");
+		return 1;
+	}
 	if (!strcmp(section, "balance")) /* automatic moves (balance.h) */
 		return balance_key(p, key, v);
 	return problem(p, SSI_E_BADFIELD, "unknown section [%s] (key '%s')", section, key);
@@ -320,6 +330,7 @@ static void defaults(struct config *c)
 	c->gfs_timeout_ms = 10000;
 	strcpy(c->gfs_local_dirs, HOMENS_LOCAL_DIRS_DEFAULT);
 	c->admit_reserve_mb = 64;
+	c->mig_image_direct = 1;
 	c->balance_interval_ms = 1000;
 	c->balance_margin = 0.3; /* PLACE_MARGIN */
 	c->balance_c0_ms = 50;	 /* policy_params_default's c0 */

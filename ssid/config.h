@@ -56,6 +56,10 @@ struct config {
 				     * /bin /sbin"; "" = none */
 	uint64_t admit_reserve_mb;  /* [admit] reserve_mb: memory an offered process must leave
 				     * available here (admit.h); default 64, 0..1048576 */
+	int mig_image_direct;	    /* [migrate] image_channel = direct|ssh: a move's image on a
+				     * TCP connection of its own, keyed over the SSH link
+				     * (migrate/imgchan.h), or inside the SSH link; default
+				     * direct (ssh if the connection cannot be made) */
 	int balance_enabled;	    /* [balance] enabled = yes|no: ssid moves processes by
 				     * itself (balance.h); default no */
 	int balance_interval_ms;    /* [balance] interval_ms: one decision per interval;

@@ -108,6 +108,9 @@ void link_mgr_free(struct link_mgr *m);
  * HELLO), our dials to it wait, its dials are closed before they count as heard. Frames
  * queued for it are lost, as in a real cut. Process-wide. 0 or -EINVAL. */
 int link_fault_cut(int peer, int ms);
+/* 1 while such a cut of peer lasts, else 0: what else talks to that peer (a migration's
+ * image channel, migrate/imgchan.h) stops too, as a real cut stops every packet. */
+int link_fault_is_cut(int peer);
 
 /* Text address of the remote end ("127.0.1.2:41234"). Lives as long as the link. */
 const char *link_remote(const struct link *l);

@@ -93,6 +93,11 @@ static int64_t cut_left(int peer)
 	return d > 0 ? d : 0;
 }
 
+int link_fault_is_cut(int peer)
+{
+	return cut_left(peer) > 0;
+}
+
 /* A client link found its peer cut: remember the name so that its next dials wait. */
 static void cut_note_name(const struct link *l, int peer)
 {

@@ -102,6 +102,7 @@ static int on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf *re
 		ev->roles = w->u.mig_offer.roles;
 		break;
 	case WIRE_MIG_ACCEPT:
+		ev->accept = w->u.mig_accept;
 		ev->mig_id = w->u.mig_accept.mig_id;
 		ev->roles = w->u.mig_accept.roles;
 		break;

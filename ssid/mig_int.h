@@ -1,7 +1,8 @@
 /*
  * mig_int.h - inside of the migration module, shared by mig.c (loop, sockets, process table),
  * mig_relay.c (stdio relay), mig_stdin.c (stdin, exactly once), mig_proto.c (migproto machines
- * and their actions) and mig_stream.c (image stream, restore worker). Not for other modules:
+ * and their actions), mig_stream.c (image stream, restore worker) and mig_imgch.c (the image
+ * channel's connections). Not for other modules:
  * use mig.h.
  *
  * Threads: everything here except the event queue and the sink table is touched only by
@@ -14,6 +15,7 @@
 #include "db/db.h"
 #include "migrate/dump.h"
 #include "migrate/fault.h"
+#include "migrate/imgseal.h"
 #include "migrate/migproto.h"
 #include "ssid/mig.h"
 
@@ -45,9 +47,10 @@ struct mig_ev {
 	/* EVK_WIRE */
 	uint16_t type;
 	uint32_t reqid;
-	uint8_t roles;		     /* MIG_*: from << 4 | to, 0 if absent */
-	struct mig_times tm;	     /* MIG_READY, MIG_DONE */
-	struct wire_mig_offer offer; /* MIG_OFFER */
+	uint8_t roles;		       /* MIG_*: from << 4 | to, 0 if absent */
+	struct mig_times tm;	       /* MIG_READY, MIG_DONE */
+	struct wire_mig_offer offer;   /* MIG_OFFER */
+	struct wire_mig_accept accept; /* MIG_ACCEPT: the image channel's port and key */
 	uint64_t mig_id;
 	int32_t err;
 	uint32_t pid;
@@ -137,6 +140,11 @@ struct mach {
 	double freeze_exact, transfer_exact, restore_exact; /* destination, ms, < 0 unknown */
 	int reported;
 	double final_at; /* when the machine became final (kept a while to answer QUERY) */
+	/* the image channel (mig_imgch.c): destination, its own listener's port and key, sent
+	 * in MIG_ACCEPT; source, the destination's from that ACCEPT. img_port 0: none (the
+	 * image goes in MIG_STREAM frames over the SSH link) */
+	uint16_t img_port;
+	struct imgseal_key img_key;
 };
 
 struct client {
@@ -158,6 +166,13 @@ struct client {
 };
 
 struct sink_writer; /* mig_stream.c: the thread that writes a sink's chunks into its pipe */
+struct imgrx;	    /* mig_imgch.c: the thread receiving an image channel into a sink */
+
+enum sink_path {
+	SINK_UNDECIDED = 0, /* neither MIG_STREAM nor the image channel has brought a byte */
+	SINK_SSH,	    /* MIG_STREAM chunks over the SSH link */
+	SINK_DIRECT,	    /* the image channel (its receiver writes the ring itself) */
+};
 
 struct sink {
 	uint64_t mig_id;
@@ -165,6 +180,8 @@ struct sink {
 	uint64_t next_seq;
 	struct sink_writer *w; /* chunks are queued to it: a link thread never blocks on a
 				* full pipe while the restore waits for that link (/gfs) */
+	enum sink_path path;
+	struct imgrx *rx; /* the image channel's receiver, NULL if none (or stopped) */
 };
 
 struct mig {
@@ -314,6 +331,15 @@ void mig_merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int6
 		     uint64_t bytes);
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
 void mig_sink_close(struct mig *m, uint64_t id);
+/* The image channel's receiver (mig_imgch.c), once its connection authenticated: make the
+ * sink of id take its image from that channel (MIG_STREAM for it is refused from now on)
+ * and hand out its ring, with a reference *ref. NULL if the sink is gone or its image came
+ * over the SSH link already. mig_sink_direct_end(): the last record arrived (drop 0) or
+ * the channel failed (drop 1): the sink ends; the reference goes. */
+struct shmring *mig_sink_direct(struct mig *m, uint64_t id, struct sink_writer **ref);
+void mig_sink_direct_end(struct mig *m, uint64_t id, struct sink_writer *ref, int drop);
+/* Attach rx to the sink of id (qlock): stopped when the sink ends. 0 or -ENOENT. */
+int mig_sink_attach_rx(struct mig *m, uint64_t id, struct imgrx *rx);
 void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */
 /* Source: the frozen process's fate, c 'K' (kill: committed) or 'R' (release: abandoned);
  * returns once it is done. Nothing if k holds no frozen process. */
@@ -322,5 +348,20 @@ void mig_dump_ctl(struct mach *k, char c);
  * (image_fd -1) or from image_fd (the caller keeps its own descriptor). The worker holds the
  * restored process stopped until "C" (resume) or "K"/EOF (discard) on p->ctl_fd. */
 int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
+
+/* mig_imgch.c: the image channel (migrate/imgchan.h), when [migrate] image_channel = direct.
+ * Destination, after mig_worker_spawn made k's sink: listen on the node's address, pick a
+ * key, start the receiver thread; sets k->img_port and k->img_key for MIG_ACCEPT (left 0 if
+ * that fails: logged, the image then comes over the SSH link). */
+void mig_imgrx_start(struct mig *m, struct mach *k);
+/* The sink ends (mig_stream.c, qlock held): the receiver stops within 100 ms; the sink's
+ * reference on rx goes. */
+void mig_imgrx_stop(struct imgrx *rx);
+/* Source, stream thread: connect to the image channel k's destination announced (ACCEPT);
+ * the socket, or -1 with why filled (then stream over the SSH link). */
+int mig_imgtx_connect(struct mig *m, uint64_t id, int dst, uint16_t port, char *why, size_t whylen);
+/* The channel's port and key into a MIG_ACCEPT, and back (returns the port, 0: none). */
+void mig_imgch_pack(uint16_t port, const struct imgseal_key *k, struct wire_mig_accept *a);
+uint16_t mig_imgch_unpack(const struct wire_mig_accept *a, struct imgseal_key *k);
 
 #endif

@@ -197,6 +197,8 @@ void mig_send_msg(struct mig *m, struct mach *k, const struct migproto_action *a
 	case MIGPROTO_ACCEPT:
 		w.u.mig_accept.mig_id = id;
 		w.u.mig_accept.roles = roles;
+		if (k->img_port && a->to_role == MIGPROTO_SOURCE) /* secret: inside the link */
+			mig_imgch_pack(k->img_port, &k->img_key, &w.u.mig_accept);
 		break;
 	case MIGPROTO_REFUSE:
 		w.u.mig_refuse = (struct wire_mig_refuse){.mig_id = id,
@@ -470,6 +472,8 @@ static void act(struct mig *m, struct mach *k, const struct migproto_action *a)
 			mig_hold_note(k, 1); /* for the worker, should this ssid die */
 			e = mig_worker_spawn(m, n, k->p.mig_id, -1);
 			mig_hold_note(NULL, 1);
+			if (e == 0) /* before ACCEPT (the next action) announces it */
+				mig_imgrx_start(m, k);
 			if (e < 0 && !p)
 				mig_proc_drop(m, n);
 		}
@@ -722,6 +726,10 @@ void mig_proto_wire(struct mig *m, struct mig_ev *ev)
 		log_debug("%s for unknown migration %llx from node %d", wire_type_name(ev->type),
 			  (unsigned long long)ev->mig_id, ev->peer);
 		return;
+	}
+	if (ev->type == WIRE_MIG_ACCEPT && to == MIGPROTO_SOURCE && from == MIGPROTO_DEST &&
+	    ev->accept.img_port) { /* the destination's image channel (mig_imgch.c) */
+		k->img_port = mig_imgch_unpack(&ev->accept, &k->img_key);
 	}
 	if (to == MIGPROTO_HOME && k->p.state == MIGPROTO_NEW && ev->type == WIRE_MIG_REFUSE) {
 		struct proc *p = mig_proc(m, k->p.gpid);

@@ -11,8 +11,10 @@
  */
 #include "migrate/deputy.h"
 #include "migrate/dump.h"
+#include "migrate/imgchan.h"
 #include "migrate/restore.h"
 #include "migrate/shmring.h"
+#include "ssid/link.h"
 #include "ssid/log.h"
 #include "ssid/mig_home.h"
 #include "ssid/mig_int.h"
@@ -147,6 +149,13 @@ struct streamer {
 	int home;
 	uint32_t gpid;
 	int outfd[2]; /* copies of a restored process's stdout/stderr pipes, -1 if none */
+	/* the image channel (mig_imgch.c): the destination's port (0: none), its key; the
+	 * connection (-1: stream over the SSH link) and its sealer */
+	uint16_t img_port;
+	struct imgseal_key img_key;
+	int img_fd;
+	struct imgseal *seal;
+	char detail[300]; /* why the last chunk could not go, if more than an error code */
 };
 
 /* The checkpoint froze the process: send what it wrote before the freeze to the home,
@@ -191,10 +200,51 @@ static int drain_output(struct streamer *s, char *why, size_t whylen)
 	return 0;
 }
 
+/* Open the image channel to the destination if it announced one; else, or if that fails
+ * (logged), the chunks go over the SSH link. Before the freeze: a slow connect costs no
+ * frozen time. */
+static void open_channel(struct streamer *s)
+{
+	char why[400];
+
+	s->img_fd = -1;
+	if (!s->img_port)
+		return;
+	int fd = -1;
+	if (mig_fault_peer("mig.image_channel", "src", s->dst) != FAULT_NONE)
+		snprintf(why, sizeof(why), "fault injected at mig.image_channel");
+	else
+		fd = mig_imgtx_connect(s->m, s->id, s->dst, s->img_port, why, sizeof(why));
+	if (fd >= 0 && imgseal_new(&s->seal, &s->img_key, s->id, 1) < 0) {
+		snprintf(why, sizeof(why), "no memory for the cipher");
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		log_warn("migration %llx: image channel to node %d: %s; the image goes over the "
+			 "SSH link",
+			 (unsigned long long)s->id, s->dst, why);
+		return;
+	}
+	s->img_fd = fd;
+}
+
 static int send_chunk(struct streamer *s, uint64_t seq, uint64_t off, const uint8_t *d, size_t n,
 		      int last)
 {
 	struct wire_msg w;
+
+	if (s->img_fd >= 0) {
+		/* a test's cut of the SSH link (migrate/fault.h) stops this connection too */
+		if (link_fault_is_cut(s->dst)) {
+			snprintf(s->detail, sizeof(s->detail), "link to node %d cut", s->dst);
+			return -ENOTCONN;
+		}
+		/* sealed in place: the ring's bytes are ours until consumed, never read again */
+		return imgchan_send(s->img_fd, s->seal, (uint8_t *)d, (uint32_t)n,
+				    last ? IMGSEAL_F_LAST : 0, (int)s->k->p.conf.stream_idle_ms,
+				    &s->k->cancel, s->detail, sizeof(s->detail));
+	}
 	wire_msg_init(&w, WIRE_MIG_STREAM, 0);
 	w.u.mig_stream = (struct wire_mig_stream){.mig_id = s->id,
 						  .seq = seq,
@@ -233,6 +283,7 @@ static void *stream_thread(void *a)
 			       "no memory or pipe for the image stream");
 		goto out;
 	}
+	open_channel(s);
 	dpid = fork_dumper(s->pid, ring, res[1], ctl[0]);
 	e = dpid < 0 ? -errno : 0;
 	(void)shmring_set_role(ring, SHMRING_CONSUMER, -1); /* the child's death is seen */
@@ -281,7 +332,8 @@ static void *stream_thread(void *a)
 		e = send_chunk(s, seq, off, prev, WIRE_MAX_CHUNK, 0);
 		if (e < 0) {
 			snprintf(why, sizeof(why), "sending chunk %llu to node %d: %s",
-				 (unsigned long long)seq, s->dst, ssierr_str(e));
+				 (unsigned long long)seq, s->dst,
+				 s->detail[0] ? s->detail : ssierr_str(e));
 			break;
 		}
 		shmring_consume(ring, WIRE_MAX_CHUNK);
@@ -332,7 +384,7 @@ static void *stream_thread(void *a)
 			e = send_chunk(s, seq, off, prev, nprev, 1);
 		if (e < 0)
 			snprintf(why, sizeof(why), "sending the last chunk to node %d: %s", s->dst,
-				 ssierr_str(e));
+				 s->detail[0] ? s->detail : ssierr_str(e));
 		off += nprev;
 	}
 	for (size_t l = strlen(why); l && why[l - 1] == '\n'; l--)
@@ -370,6 +422,9 @@ static void *stream_thread(void *a)
 		mig_post(s->m, ev);
 out:
 	shmring_free(ring); /* after the last chunk: it was sent from the ring */
+	if (s->img_fd >= 0)
+		close(s->img_fd);
+	imgseal_free(s->seal);
 	for (int i = 0; i < 2; i++)
 		if (s->outfd[i] >= 0)
 			close(s->outfd[i]);
@@ -394,7 +449,10 @@ void mig_stream_start(struct mig *m, struct mach *k)
 			       .dst = k->p.dst,
 			       .home = k->p.home,
 			       .gpid = k->p.gpid,
-			       .outfd = {-1, -1}};
+			       .outfd = {-1, -1},
+			       .img_port = k->p.dst != m->self ? k->img_port : 0,
+			       .img_key = k->img_key,
+			       .img_fd = -1};
 	struct proc *p = mig_proc(m, k->p.gpid);
 	if (p && p->kind == P_RESTORED && p->resumed) {
 		s->outfd[0] = p->out_fd >= 0 ? fcntl(p->out_fd, F_DUPFD_CLOEXEC, 3) : -1;
@@ -573,6 +631,24 @@ static int sw_direct(struct sink_writer *w, const struct wire_mig_stream *s)
 	return 1;
 }
 
+/* The sink k ends (qlock held): its receiver stops, its writer closes the ring once written
+ * (drop: at once, the restore fails on the short image), the slot is free. */
+static void sink_end(struct sink *k, int drop)
+{
+	if (k->rx)
+		mig_imgrx_stop(k->rx);
+	sw_end(k->w, drop);
+	*k = (struct sink){.fd = -1};
+}
+
+static struct sink *sink_find(struct mig *m, uint64_t id)
+{
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == id)
+			return &m->sinks[i];
+	return NULL;
+}
+
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 {
 	struct sink_writer *w = NULL;
@@ -581,11 +657,15 @@ int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 	int e = 0;
 
 	pthread_mutex_lock(&m->qlock);
-	for (int i = 0; i < MIG_MAX_SINKS; i++)
-		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == s->mig_id)
-			k = &m->sinks[i];
-	if (k && s->seq != k->next_seq)
-		e = SSI_E_CORRUPT; /* a gap: the restore can not go on */
+	k = sink_find(m, s->mig_id);
+	if (k && (s->seq != k->next_seq || k->path == SINK_DIRECT))
+		e = SSI_E_CORRUPT; /* a gap, or the image comes on its channel: cannot go on */
+	if (k && !e && k->path == SINK_UNDECIDED) { /* the source could not connect */
+		k->path = SINK_SSH;
+		if (k->rx)
+			mig_imgrx_stop(k->rx);
+		k->rx = NULL;
+	}
 	if (k) {
 		w = k->w;
 		pthread_mutex_lock(&w->mu);
@@ -614,11 +694,8 @@ int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 		}
 		pthread_mutex_unlock(&w->mu);
 		k->next_seq++;
-		if (s->last || e) {
-			sw_end(w, e != 0);
-			k->fd = -1;
-			k->w = NULL;
-		}
+		if (s->last || e)
+			sink_end(k, e != 0);
 	}
 	pthread_mutex_unlock(&m->qlock);
 	free(c);
@@ -630,14 +707,59 @@ int mig_sink_write(struct mig *m, const struct wire_mig_stream *s)
 
 void mig_sink_close(struct mig *m, uint64_t id)
 {
+	struct sink *k;
+
 	pthread_mutex_lock(&m->qlock);
-	for (int i = 0; i < MIG_MAX_SINKS; i++)
-		if (m->sinks[i].fd >= 0 && m->sinks[i].mig_id == id) {
-			sw_end(m->sinks[i].w, 1);
-			m->sinks[i].fd = -1;
-			m->sinks[i].w = NULL;
-		}
+	while ((k = sink_find(m, id)))
+		sink_end(k, 1);
 	pthread_mutex_unlock(&m->qlock);
+}
+
+struct shmring *mig_sink_direct(struct mig *m, uint64_t id, struct sink_writer **ref)
+{
+	struct shmring *ring = NULL;
+	struct sink *k;
+
+	*ref = NULL;
+	pthread_mutex_lock(&m->qlock);
+	k = sink_find(m, id);
+	if (k && k->path != SINK_SSH) {
+		k->path = SINK_DIRECT;
+		*ref = k->w;
+		pthread_mutex_lock(&k->w->mu);
+		k->w->refs++;
+		ring = k->w->ring;
+		pthread_mutex_unlock(&k->w->mu);
+	}
+	pthread_mutex_unlock(&m->qlock);
+	return ring;
+}
+
+void mig_sink_direct_end(struct mig *m, uint64_t id, struct sink_writer *ref, int drop)
+{
+	struct sink *k;
+
+	pthread_mutex_lock(&m->qlock);
+	k = sink_find(m, id);
+	if (k && k->w == ref)
+		sink_end(k, drop);
+	pthread_mutex_unlock(&m->qlock);
+	sw_unref(ref);
+}
+
+int mig_sink_attach_rx(struct mig *m, uint64_t id, struct imgrx *rx)
+{
+	struct sink *k;
+	int e = -ENOENT;
+
+	pthread_mutex_lock(&m->qlock);
+	k = sink_find(m, id);
+	if (k && k->path == SINK_UNDECIDED && !k->rx) {
+		k->rx = rx;
+		e = 0;
+	}
+	pthread_mutex_unlock(&m->qlock);
+	return e;
 }
 
 /* img: the image file, or -1 and ring (the sinks feed it). */

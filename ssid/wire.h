@@ -266,6 +266,12 @@ struct wire_mig_accept {
 	uint64_t mig_id; /* req */
 	uint32_t window; /* opt: chunks the sender may have in flight (0: no limit given) */
 	uint8_t roles;	 /* opt: from_role << 4 | to_role (1 source, 2 destination, 3 home) */
+	/* opt (tags 0x8001-0x8004, old peers skip them): the destination's image channel
+	 * (migrate/imgchan.h): TCP port (0: none, stream over this link), the AES-128 key as two
+	 * big-endian halves and the nonce salt. Secret: sent only inside the SSH link. */
+	uint16_t img_port;
+	uint64_t img_key_hi, img_key_lo;
+	uint32_t img_salt;
 };
 
 struct wire_mig_refuse {

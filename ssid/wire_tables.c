@@ -229,6 +229,10 @@ static const struct field mig_accept_f[] = {
 	F(T, mig_id, 1, REQ),
 	F(T, window, 2, OPT),
 	F(T, roles, 3, OPT),
+	F(T, img_port, WIRE_TAG_OPTIONAL + 1, OPT),   /* optional to understand: old peers */
+	F(T, img_key_hi, WIRE_TAG_OPTIONAL + 2, OPT), /* stream over the SSH link */
+	F(T, img_key_lo, WIRE_TAG_OPTIONAL + 3, OPT),
+	F(T, img_salt, WIRE_TAG_OPTIONAL + 4, OPT),
 };
 static const struct rec mig_accept_r = REC(T, mig_accept_f);
 #undef T

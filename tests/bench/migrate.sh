@@ -4,7 +4,11 @@
 # node2 with gmigrate --json: image size, total time (home: request -> DONE), freeze (home:
 # the process stopped -> resumed on node2), transfer and restore (node2), MiB/s of the image
 # over the total, and that figure as a share of the raw SSH channel node1 -> node2 measured
-# in the same run (tests/tools/sshbench, one libssh channel, the same as ssh_channel.sh).
+# in the same run (tests/tools/sshbench, one libssh channel, the same as ssh_channel.sh), and
+# the raw image channel (sshbench gcmsend: TCP + AES-128-GCM records, migrate/imgchan.h, the
+# way moves send their image by default). Each size is moved on both paths in turn: the image
+# channel (`[migrate] image_channel = direct`, the default) and the SSH link (node2 restarted
+# with `image_channel = ssh`); PATHS="direct" or PATHS="ssh" for one.
 # After each move the moved process checks every page (SIGUSR1 through gkill: "ok").
 # Then the CPU per MiB of image of each node (its cgroup), split into the daemon's threads,
 # the checkpoint child and the restore worker, next to the raw channel's own CPU per MiB:
@@ -61,6 +65,18 @@ for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
 done
 wait
 rawrecv=$(awk '$1 == "recv" { print $3; exit }' "$work/serve.out") # the aes128-gcm session
+X 2 "$bench" gcmserve 127.0.1.2 "$((port + 1))" 1 >"$work/gserve.out" &
+sleep 0.5
+r=$(X 1 "$bench" gcmsend 127.0.1.2 "$((port + 1))" "$mib") || { echo "sshbench gcmsend failed"; exit 1; }
+wait
+gcm=${r%% *} gcmcpu=${r##* }
+gcmrecv=$(awk '$1 == "recv" { print $3; exit }' "$work/gserve.out")
+
+# New memory: a VM may back its guest's pages only when first touched (Firecracker: ~2.3 ms
+# per MiB the first time, ~0.34 after), which the restore would pay for every page of the
+# moved process on a machine that never used that much memory; a real machine does not.
+# Touch and free twice the largest size first, and print what new memory costs now.
+warm1=$("$dirty" --touch $((2 * mib))) warm2=$("$dirty" --touch $((2 * mib)))
 
 # CPU of each node during a move: its cgroup (ssi-lab puts every process of a node there), and
 # inside it the daemon's own threads (link, stream, sink) apart from its children (the
@@ -99,17 +115,48 @@ echo "raw libssh channel node1 -> node2, $mib MiB: aes128-gcm ${raw[aes128-gcm@o
 	"chacha20-poly1305 ${raw[chacha20-poly1305@openssh.com]} MiB/s"
 echo "raw channel CPU per MiB (aes128-gcm): send ${rawcpu[aes128-gcm@openssh.com]} ms," \
 	"receive ${rawrecv:-?} ms"
-printf "%-8s %9s %9s %9s %9s %9s %9s %8s %6s\n" "dirty" "image MiB" "total ms" "freeze ms" \
-	"xfer ms" "restore" "MiB/s" "of raw" "check"
+echo "raw image channel node1 -> node2 (TCP, AES-128-GCM records of 1 MiB), $mib MiB: $gcm MiB/s;" \
+	"CPU per MiB: send $gcmcpu ms, receive ${gcmrecv:-?} ms"
+echo "new memory (page faults), $((2 * mib)) MiB: $warm1 ms per MiB the first time, $warm2 the second"
+printf "%-8s %-6s %9s %9s %9s %9s %9s %9s %8s %6s\n" "dirty" "path" "image MiB" "total ms" \
+	"freeze ms" "xfer ms" "restore" "MiB/s" "of raw" "check"
 best=${raw[aes128-gcm@openssh.com]}
-for s in $sizes; do
+# raw_ssh MIB: MiB/s of the raw libssh channel (aes128-gcm) node1 -> node2 for MIB (>= 64) MiB
+rawport=$((port + 2))
+raw_ssh() {
+	local n=$1 r
+	[ "$n" -ge 64 ] || n=64
+	rawport=$((rawport + 1))
+	X 2 "$bench" serve 127.0.1.2 "$rawport" 1 >/dev/null &
+	sleep 0.3
+	r=$(X 1 "$bench" send 127.0.1.2 "$rawport" aes128-gcm@openssh.com "$n")
+	wait $!
+	echo "${r%% *}"
+}
+# set_path direct|ssh: node2 (the destination) offers the image channel or not
+conf2=$SSI_LAB_DIR/node2/etc/ssid.conf
+set_path() {
+	sed -i '/^\[migrate\]$/,$d' "$conf2"
+	[ "$1" = ssh ] && printf '[migrate]\nimage_channel = ssh\n' >>"$conf2"
+	bash "$lab" restart 2 >/dev/null || { echo "ssi-lab restart 2 failed"; exit 1; }
+	for _ in $(seq 100); do
+		X 1 ssictl nodes --json 2>/dev/null | grep -q '"state": "up"' && break
+		sleep 0.1
+	done
+	sleep 1
+	s2=$(node_ssid 2)
+}
+for path in ${PATHS:-direct ssh}; do
+	set_path "$path"
+	for s in $sizes; do
 	for r in $(seq "$reps"); do
-		out=$work/d$s.$r.out
-		( X 1 bash -c "GRUN_VERBOSE=1 exec grun $dirty $s >$out 2>$work/d$s.$r.err" ) 2>/dev/null &
+		out=$work/d$path.$s.$r.out
+		( X 1 bash -c "GRUN_VERBOSE=1 exec grun $dirty $s >$out 2>$work/d$path.$s.$r.err" ) 2>/dev/null &
 		dep=$!
 		for _ in $(seq 600); do grep -q ready "$out" 2>/dev/null && break; sleep 0.1; done
-		gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/d$s.$r.err")
+		gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/d$path.$s.$r.err")
 		[ -n "$gpid" ] && grep -q ready "$out" || { echo "dirtymem $s did not start"; exit 1; }
+		pair=$(raw_ssh "$s") # the raw channel right before this move: the load of the moment
 		c0=$(cpu_snap)
 		if [ -n "${PERF_OUT:-}" ]; then # profile the move: perf record -a around gmigrate
 			perf record -q -a -g -o "$PERF_OUT.$s.$r" -- \
@@ -131,16 +178,17 @@ for s in $sizes; do
 		X 1 gkill -KILL "$gpid" >/dev/null 2>&1
 		wait "$dep" 2>/dev/null
 		dep=""
-		python3 - "$j" "$s" "$best" "$chk" "$c0" "$c1" "$work/cpu" <<'PY'
+		python3 - "$j" "$s" "${pair:-$best}" "$chk" "$c0" "$c1" "$work/cpu" "$path" <<'PY'
 import json, os, sys
 j, size, raw, chk = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+path = sys.argv[8]
 if j.get("outcome") != "moved":
-    print("%-8s move failed: %s" % (size + " MiB", j.get("error")))
+    print("%-8s %-6s move failed: %s" % (size + " MiB", path, j.get("error")))
     sys.exit(0)
 mb = j["bytes"] / 1048576.0
 rate = mb / (j["total_ms"] / 1000.0) if j["total_ms"] > 0 else 0
-print("%-8s %9.1f %9d %9d %9d %9d %9.0f %7.0f%% %6s" % (size + " MiB", mb, j["total_ms"],
-      j["freeze_ms"], j["transfer_ms"], j["restore_ms"], rate, 100 * rate / raw, chk))
+print("%-8s %-6s %9.1f %9d %9d %9d %9d %9.0f %7.0f%% %6s" % (size + " MiB", path, mb,
+      j["total_ms"], j["freeze_ms"], j["transfer_ms"], j["restore_ms"], rate, 100 * rate / raw, chk))
 a, b = [list(map(int, x.split())) for x in sys.argv[5:7]]
 d = [y - x for x, y in zip(a, b)]
 tick = 1000.0 / os.sysconf("SC_CLK_TCK")
@@ -148,18 +196,21 @@ src, dst = d[0] / 1000.0 / mb, d[1] / 1000.0 / mb
 # 10 ms ticks say nothing about a few MiB: the split is shown from 32 MiB up
 sp = lambda t: "%8.2f" % (t * tick / mb) if mb >= 32 else "%8s" % "-"
 with open(sys.argv[7], "a") as f:
-    f.write("%-8s %8.2f %s %s %8.2f %s %s %9.0f\n" % (size + " MiB", src, sp(d[2]), sp(d[3]),
-            dst, sp(d[4]), sp(d[5]), 2000.0 / (src + dst)))
+    f.write("%-8s %-6s %8.2f %s %s %8.2f %s %s %9.0f\n" % (size + " MiB", path, src, sp(d[2]),
+            sp(d[3]), dst, sp(d[4]), sp(d[5]), 2000.0 / (src + dst)))
 PY
+	done
 	done
 done
 echo "(total: gmigrate's request to the destination's DONE at home; freeze: stopped at node1"
 echo " -> resumed at node2; xfer: first -> last image chunk at node2; restore overlaps xfer;"
-echo " MiB/s = image / total; of raw = against aes128-gcm; check = every page verified after)"
+echo " MiB/s = image / total; of raw = against the raw libssh channel (aes128-gcm, the image's"
+echo " size, at least 64 MiB) measured right before that move; path: direct ="
+echo " the image channel, ssh = MIG_STREAM inside the SSH link; check = every page verified after)"
 echo
 echo "== CPU per MiB of image, ms (node cgroups; ssid = the daemon's threads: link, stream, sink)"
-printf "%-8s %8s %8s %8s %8s %8s %8s %9s\n" "dirty" "src all" "ssid" "ckpt" "dst all" "ssid" \
-	"restore" "2-core MiB/s"
+printf "%-8s %-6s %8s %8s %8s %8s %8s %8s %9s\n" "dirty" "path" "src all" "ssid" "ckpt" "dst all" \
+	"ssid" "restore" "2-core MiB/s"
 cat "$work/cpu" 2>/dev/null
 echo "(src/dst all: every process of the node, tick-free; ssid, ckpt (checkpoint child), restore"
 echo " (worker): 10 ms ticks; 2-core MiB/s = 2000 / (src all + dst all), the rate if both cores"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gfs_restart.sh - a process away from home keeps its home's files across a restart of the
-# home's ssid (kill -9, start again): its open /gfs handles are reopened by path (fuse/gfs.c,
+# home's ssid (kill -9, start again): its open /gfs handles are reopened by path (fuse/gfs_fh.c,
 # ESTALE from the new server, fsrv.c). 2-node lab: `grun -n node2 python3 t.py` on node1, as
 # root and as ssiuser at the same time; each opens node1 files for reading (reads 100
 # bytes), appending (5 lines) and writing (4 KiB), maps a fourth (touches its first page

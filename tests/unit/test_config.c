@@ -64,6 +64,13 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.run_dir, "/run/ssid");
 	ck_assert_str_eq(c.key, "/etc/ssid/node_key");
 	ck_assert_uint_eq(c.npeers, 0);
+	ck_assert_int_eq(c.mig_image_direct, 1); /* the image channel unless said otherwise */
+	config_free(&c);
+	ck_assert_int_eq(
+		config_load_string("[node]\nid=5\nname=x\n[migrate]\nimage_channel = ssh\n", "/",
+				   &c, err, sizeof(err)),
+		0);
+	ck_assert_int_eq(c.mig_image_direct, 0);
 	config_free(&c);
 }
 END_TEST
@@ -97,6 +104,10 @@ START_TEST(errors_name_line_and_key)
 	expect_error("[node]\nname=a\n", SSI_E_MISSING, "id = 1..511");
 	expect_error("[node]\nid=3\n", SSI_E_MISSING, "name");
 	expect_error("[node]\nid=3\nname=a\ngarbage line\n", SSI_E_BADFIELD, ":4:");
+	expect_error("[node]\nid=3\nname=a\n[migrate]\nimage_channel=tcp\n", SSI_E_BADFIELD,
+		     ":5: image_channel: 'tcp' is not 'direct' or 'ssh'");
+	expect_error("[node]\nid=3\nname=a\n[migrate]\nchannel=ssh\n", SSI_E_BADFIELD,
+		     "unknown key 'channel' in [migrate]");
 }
 END_TEST
 

@@ -181,7 +181,13 @@ static void fill(struct wire_msg *m, uint16_t t)
 							 .rss_kb = 900 << 10};
 		break;
 	case WIRE_MIG_ACCEPT:
-		m->u.mig_accept = (struct wire_mig_accept){.mig_id = 5, .window = 8, .roles = 0x21};
+		m->u.mig_accept = (struct wire_mig_accept){.mig_id = 5,
+							   .window = 8,
+							   .roles = 0x21,
+							   .img_port = 40123,
+							   .img_key_hi = 0x0123456789abcdefull,
+							   .img_key_lo = 0xfedcba9876543210ull,
+							   .img_salt = 0xa5a5a5a5u};
 		break;
 	case WIRE_MIG_REFUSE:
 		m->u.mig_refuse = (struct wire_mig_refuse){
