@@ -358,7 +358,7 @@ static int move_guest(struct mig *m, struct balance *b, const struct policy_deci
 	uint32_t req = BALANCE_REQ_AUTO | b->seq;
 	wire_msg_init(&w, WIRE_MOVE_REQ, req);
 	w.u.move_req = (struct wire_move_req){
-		.gpid = (uint32_t)d->proc, .dst = (uint16_t)d->to, .origin_uid = 0};
+		.gpid = (uint32_t)d->proc, .dst = (uint16_t)d->to, .origin_uid = 0, .why = d->why};
 	e = cluster_send(m->c, home, &w);
 	if (e < 0) {
 		snprintf(err, errlen, "asking its home, node %d: %s", home, ssierr_str(e));
@@ -510,16 +510,23 @@ void balance_wire_ev(struct mig *m, struct balance *b, const struct mig_ev *ev)
 	if (!(ev->reqid & BALANCE_REQ_AUTO))
 		return;
 	if (ev->type == WIRE_MOVE_REQ) { /* home: mark the move it started for this request */
+		char asked[WIRE_TEXT_MAX + 1] = "";
+		uint16_t dst;
 		buf_view(&body, ev->data, ev->len);
 		if (buf_get_u32(&body, &gpid) < 0)
 			return;
+		if (buf_get_u16(&body, &dst) < 0 || buf_get_cstr(&body, asked, sizeof(asked)) < 0)
+			asked[0] = '\0'; /* an older peer: no reason given */
 		struct proc *p = mig_proc(m, gpid);
 		struct mach *h = p && p->mig ? mig_mach_find(m, p->mig, MIGPROTO_HOME) : NULL;
 		if (!h || h->requester < 0 || m->cl[h->requester].rnode != ev->peer ||
 		    m->cl[h->requester].rreq != ev->reqid)
 			return; /* refused (the answer says why) or an old request again */
 		char why[DB_TEXT_MAX];
-		snprintf(why, sizeof(why), "auto: asked by node %d's balancer", ev->peer);
+		if (asked[0])
+			snprintf(why, sizeof(why), "auto: node %d: %s", ev->peer, asked);
+		else
+			snprintf(why, sizeof(why), "auto: asked by node %d's balancer", ev->peer);
 		if (h->db_id > 0 && db_mig_set_reason(m->db, h->db_id, why) < 0)
 			log_warn("balance: gpid %u: marking the move automatic: %s", gpid,
 				 db_errmsg(m->db));

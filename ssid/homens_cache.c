@@ -127,19 +127,30 @@ struct pub {
 	int64_t t;
 };
 
+/* file opened for reading past its first line, which must be header: NULL if the file is
+ * absent, unreadable or of another version (both files below start so). */
+static FILE *open_versioned(const char *file, const char *header)
+{
+	FILE *f = fopen(file, "re");
+	char line[64];
+	size_t hl = strlen(header);
+
+	if (f && (!fgets(line, sizeof(line), f) || strncmp(line, header, hl) || line[hl] != '\n')) {
+		fclose(f);
+		f = NULL;
+	}
+	return f;
+}
+
 /* Entries of a published file (up to HOMENS_CACHE_MAX); 0 if absent or of another version. */
 static size_t pub_load(const char *file, struct pub *v)
 {
-	FILE *f = fopen(file, "re");
+	FILE *f = open_versioned(file, PUB_HEADER);
 	char line[512];
 	size_t n = 0;
 
 	if (!f)
 		return 0;
-	if (!fgets(line, sizeof(line), f) || strncmp(line, PUB_HEADER "\n", sizeof(PUB_HEADER))) {
-		fclose(f);
-		return 0;
-	}
 	while (n < HOMENS_CACHE_MAX && fgets(line, sizeof(line), f))
 		if (sscanf(line, "%255s %" SCNx64 " %" SCNx64 " %" SCNd64, v[n].path, &v[n].fp,
 			   &v[n].self, &v[n].t) == 4)
@@ -275,16 +286,12 @@ static int same_published(const char *cache, const char *path, const char *homer
  * is absent, unreadable or of another version). */
 static size_t load(const char *cache, struct entry *v)
 {
-	FILE *f = fopen(cache, "re");
+	FILE *f = open_versioned(cache, HEADER);
 	char line[512];
 	size_t n = 0;
 
 	if (!f)
 		return 0;
-	if (!fgets(line, sizeof(line), f) || strncmp(line, HEADER "\n", sizeof(HEADER))) {
-		fclose(f);
-		return 0;
-	}
 	while (n < HOMENS_CACHE_MAX && fgets(line, sizeof(line), f)) {
 		struct entry *e = &v[n];
 

@@ -350,6 +350,8 @@ int mig_client_on_wire(void *ctx, int peer, const struct wire_msg *w, struct buf
 		e = buf_put_u32(&b, w->u.move_req.gpid);
 		if (!e)
 			e = buf_put_u16(&b, w->u.move_req.dst);
+		if (!e) /* an automatic move's reason (balance_wire_ev) */
+			e = buf_put_str(&b, w->u.move_req.why ? w->u.move_req.why : "");
 		break;
 	case WIRE_MOVE_PROGRESS:
 		e = buf_put_str(&b, w->u.move_progress.step ? w->u.move_progress.step : "");

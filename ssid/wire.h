@@ -233,6 +233,8 @@ struct wire_move_req {
 	uint32_t gpid;	     /* req */
 	uint16_t dst;	     /* opt: destination node id; 0 = the process's home */
 	uint32_t origin_uid; /* req: uid whose rights apply (SO_PEERCRED where it was asked) */
+	const char *why;     /* opt (tag 0x8001, old peers skip it): an automatic move's reason
+			      * (the asking node's balancer), <= WIRE_TEXT_MAX */
 };
 
 struct wire_move_progress {

@@ -180,9 +180,8 @@ static const struct rec signal_reply_r = REC(T, signal_reply_f);
 
 #define T struct wire_move_req
 static const struct field move_req_f[] = {
-	F(T, gpid, 1, REQ),
-	F(T, dst, 2, OPT),
-	F(T, origin_uid, 3, REQ),
+	F(T, gpid, 1, REQ), F(T, dst, 2, OPT), F(T, origin_uid, 3, REQ),
+	FS(T, why, WIRE_TAG_OPTIONAL + 1, OPT, WIRE_TEXT_MAX), /* old peers skip it */
 };
 static const struct rec move_req_r = REC(T, move_req_f);
 #undef T

@@ -101,6 +101,7 @@ if not all(m["auto"] and m["reason"].startswith("auto: ") for m in moves):
     bad.append("a move not marked automatic")
 if per and max(per.values()) > 2:
     bad.append("ping-pong: %s" % dict(per))
+
 print("%s|%d moves (%s), per gpid %s; first reason: %s" % (
     ",".join(bad) or "ok", len(moves), " ".join("%d>%d %s" % (m["from"], m["to"], m["outcome"]) for m in moves),
     sorted(per.values()), moves[-1]["reason"] if moves else "-"))
@@ -146,8 +147,9 @@ verdict=$(history_verdict $g_guest <<'EOF'
 auto = [m for m in h if m["gpid"] in mine and m["auto"]]
 per = collections.Counter(m["gpid"] for m in auto)
 bad = []
-if not any(m["outcome"] == "ok" and m["from"] == 2 and "node 2's balancer" in m["reason"] for m in auto):
-    bad.append("no automatic move from node2 asked by node 2's balancer")
+if not any(m["outcome"] == "ok" and m["from"] == 2 and m["reason"].startswith("auto: node 2: move ")
+           for m in auto):
+    bad.append("no automatic move from node2 with node 2's balancer's reason")
 if per and max(per.values()) > 2:
     bad.append("ping-pong: %s" % dict(per))
 print("%s|%d automatic moves (%s); reason: %s" % (",".join(bad) or "ok", len(auto),

@@ -147,8 +147,10 @@ static void fill(struct wire_msg *m, uint16_t t)
 		m->u.signal_reply.err = -EPERM;
 		break;
 	case WIRE_MOVE_REQ:
-		m->u.move_req =
-			(struct wire_move_req){.gpid = 4194404, .dst = 3, .origin_uid = 1000};
+		m->u.move_req = (struct wire_move_req){.gpid = 4194404,
+						       .dst = 3,
+						       .origin_uid = 1000,
+						       .why = "node1 runs 3 on 2 cpus, node3 idle"};
 		break;
 	case WIRE_MOVE_PROGRESS:
 		m->u.move_progress.step = "image sent to node 3: 0.2 MiB in 4 ms (60 MiB/s)";
