@@ -234,8 +234,14 @@ int link_mgr_send(struct link_mgr *m, int peer_id, const struct wire_msg *msg)
 	int r = -ENOTCONN;
 
 	pthread_mutex_lock(&m->lock);
+	/* Two links per peer (one each way). Frames go on the one we dialled; but image chunks,
+	 * which must arrive in order, stay on the oldest link up: a second link coming up in
+	 * the middle of a stream (the peer's daemon just restarted and dialled us back) would
+	 * otherwise overtake the chunks still queued on the first. */
 	for (l = m->links; l; l = l->next)
-		if (l->up && l->peer_id == peer_id && (!best || l->outgoing))
+		if (l->up && l->peer_id == peer_id &&
+		    (!best ||
+		     (msg->type == WIRE_MIG_STREAM ? l->up_seq < best->up_seq : l->outgoing)))
 			best = l;
 	if (best) {
 		pthread_mutex_lock(&best->qlock);

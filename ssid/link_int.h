@@ -35,6 +35,7 @@ struct link {
 	struct buf outq;   /* frames to send (qlock) */
 	int peer_id;	   /* > 0 once HELLO accepted (mgr->lock) */
 	int up;		   /* HELLO exchanged (mgr->lock) */
+	uint64_t up_seq;   /* the manager's count of links up when this one came up (lock) */
 	int done;	   /* thread ended, join me (mgr->lock) */
 	int sockfd;	   /* socket while connected, else -1 (mgr->lock) */
 	int accepted_fd;   /* server: socket handed over by accept */
@@ -59,6 +60,7 @@ struct link_mgr {
 	atomic_int stopping;
 	pthread_mutex_t lock;
 	struct link *links; /* lock */
+	uint64_t ups;	    /* lock: links that came up so far (link.up_seq) */
 	atomic_uint_fast64_t frames_tx, frames_rx, bytes_tx, bytes_rx;
 	int self_id;
 };

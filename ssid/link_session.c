@@ -157,6 +157,8 @@ static void set_sock(struct link *l, int fd)
 static void set_up(struct link *l, int up, int peer_id)
 {
 	pthread_mutex_lock(&l->mgr->lock);
+	if (up && !l->up)
+		l->up_seq = ++l->mgr->ups;
 	l->up = up;
 	l->peer_id = peer_id;
 	pthread_mutex_unlock(&l->mgr->lock);

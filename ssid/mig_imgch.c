@@ -34,6 +34,13 @@
  * move fails by the protocol's own time-outs (the sink's end stops it). */
 #define IMGRX_ACCEPT_MS	 60000
 #define IMGTX_CONNECT_MS 3000
+/* After a failed connect to a node (a firewall that drops, say), its moves go over the SSH
+ * link for this long without trying again: a dropping firewall would cost every move the
+ * connect time-out. */
+#define IMGTX_RETRY_MS	 300000
+#define IMGTX_NODES	 512
+
+static _Atomic int64_t tx_failed_at[IMGTX_NODES]; /* cluster_mono_ms() of the last failure */
 
 struct imgrx {
 	atomic_int refs; /* the sink slot and the thread */
@@ -195,7 +202,15 @@ void mig_imgrx_start(struct mig *m, struct mach *k)
 int mig_imgtx_connect(struct mig *m, uint64_t id, int dst, uint16_t port, char *why, size_t whylen)
 {
 	char host[256];
+	int64_t now = cluster_mono_ms(),
+		failed = dst > 0 && dst < IMGTX_NODES ? atomic_load(&tx_failed_at[dst]) : 0;
 
+	if (failed && now - failed < IMGTX_RETRY_MS) {
+		snprintf(why, whylen,
+			 "not tried: connecting failed %lld s ago (tried again after %d s)",
+			 (long long)((now - failed) / 1000), IMGTX_RETRY_MS / 1000);
+		return -1;
+	}
 	if (cluster_peer_host(m->c, dst, host, sizeof(host)) < 0) {
 		snprintf(why, whylen,
 			 "node %d's address is not known (it listens on every address "
@@ -203,7 +218,13 @@ int mig_imgtx_connect(struct mig *m, uint64_t id, int dst, uint16_t port, char *
 			 dst);
 		return -1;
 	}
-	int fd = imgchan_connect(host, port, id, IMGTX_CONNECT_MS, why, whylen);
+	int fd = -1;
+	if (mig_fault_peer("mig.image_channel", "src", dst) != FAULT_NONE) /* as if refused */
+		snprintf(why, whylen, "fault injected at mig.image_channel");
+	else
+		fd = imgchan_connect(host, port, id, IMGTX_CONNECT_MS, why, whylen);
+	if (dst > 0 && dst < IMGTX_NODES)
+		atomic_store(&tx_failed_at[dst], fd < 0 ? (now ? now : 1) : 0);
 	return fd < 0 ? -1 : fd;
 }
 

@@ -358,7 +358,8 @@ void mig_imgrx_start(struct mig *m, struct mach *k);
  * reference on rx goes. */
 void mig_imgrx_stop(struct imgrx *rx);
 /* Source, stream thread: connect to the image channel k's destination announced (ACCEPT);
- * the socket, or -1 with why filled (then stream over the SSH link). */
+ * the socket, or -1 with why filled (then stream over the SSH link). After a failure the
+ * node is not tried again for 5 minutes (a dropping firewall would cost each move 3 s). */
 int mig_imgtx_connect(struct mig *m, uint64_t id, int dst, uint16_t port, char *why, size_t whylen);
 /* The channel's port and key into a MIG_ACCEPT, and back (returns the port, 0: none). */
 void mig_imgch_pack(uint16_t port, const struct imgseal_key *k, struct wire_mig_accept *a);

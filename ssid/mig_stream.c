@@ -210,11 +210,7 @@ static void open_channel(struct streamer *s)
 	s->img_fd = -1;
 	if (!s->img_port)
 		return;
-	int fd = -1;
-	if (mig_fault_peer("mig.image_channel", "src", s->dst) != FAULT_NONE)
-		snprintf(why, sizeof(why), "fault injected at mig.image_channel");
-	else
-		fd = mig_imgtx_connect(s->m, s->id, s->dst, s->img_port, why, sizeof(why));
+	int fd = mig_imgtx_connect(s->m, s->id, s->dst, s->img_port, why, sizeof(why));
 	if (fd >= 0 && imgseal_new(&s->seal, &s->img_key, s->id, 1) < 0) {
 		snprintf(why, sizeof(why), "no memory for the cipher");
 		close(fd);

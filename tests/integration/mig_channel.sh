@@ -14,8 +14,9 @@
 #      mig.mid_stream:pause at node2):
 #      the process runs on exactly one node afterwards and every page is intact, whatever
 #      the outcome;
-#   5. the ticker moved 1 -> 2 -> 3 -> home over the channel meanwhile: output byte-identical
-#      to an unmigrated run, exit status arrives.
+#   5. the ticker moved 1 -> 2 -> 3 -> home meanwhile (2 -> 3 after case 2 over the SSH
+#      link: node2 does not try node3's channel again within 5 min of that failure): output
+#      byte-identical to an unmigrated run, exit status arrives.
 # Exit 0 pass, 77 skip (reason on the last line), else fail. Always removes its lab (trap).
 set -u -o pipefail
 . "$(dirname "$0")/lib.bash"
@@ -26,6 +27,12 @@ need_lab_host
 need_bins ssid ssictl grun gmigrate gkill "$ticker" "$dirty"
 # shellcheck disable=SC2034 # read by lib.bash's X
 X_TIMEOUT=40
+# SSI_KEEP_LOGS=PREFIX: on failure keep the nodes' ssid logs as PREFIX.nodeN.log
+keep_logs() {
+	[ $fails -gt 0 ] && [ -n "${SSI_KEEP_LOGS:-}" ] || return 0
+	for k in 1 2 3; do cp "$SSI_LAB_DIR/node$k/ssid.log" "$SSI_KEEP_LOGS.node$k.log"; done
+}
+lab_before_down keep_logs
 lab_trap
 lab_work /var/tmp/mig-chan-work-$$
 
@@ -70,6 +77,10 @@ lab_seen 2 "$p2" "comes from node 1 on the image channel" &&
 	bad "node2 did not take the image on the channel: $(tail -5 "$LAB_DIR/node2/ssid.log")"
 pages_ok "after 1 -> 2"
 
+# the ticker to node2 on the channel (it goes on to node3 after case 2)
+j=$(X 1 gmigrate --json "$gpid" node2 2>&1)
+[[ $j == *'"outcome": "moved"'* ]] && ok "ticker 1 -> 2" || bad "ticker 1 -> 2: $j"
+
 # 2. the source cannot open it: over the SSH link
 p2=$(lab_logpos 2) p3=$(lab_logpos 3)
 dmove node3 3 "2 -> 3, no channel at the source"
@@ -79,6 +90,13 @@ lab_seen 2 "$p2" "image channel to node 3: fault injected at mig.image_channel; 
 lab_seen 3 "$p3" "on the image channel" && bad "node3 took an image on the channel" ||
 	ok "node3 took the image from the SSH link"
 pages_ok "after 2 -> 3"
+# node2 -> node3 again within 5 min of that failure: not tried again, over the SSH link
+p2=$(lab_logpos 2)
+j=$(X 1 gmigrate --json "$gpid" node3 2>&1)
+[[ $j == *'"outcome": "moved"'* ]] && ok "ticker 2 -> 3" || bad "ticker 2 -> 3: $j"
+lab_seen 2 "$p2" "image channel to node 3: not tried: connecting failed" &&
+	ok "node2 did not try node3's channel again after its failure" ||
+	bad "node2 tried node3's channel again: $(grep 'image channel' "$LAB_DIR/node2/ssid.log" | tail -2)"
 
 # 3. the destination offers none (node2 restarted with image_channel = ssh, and a pause in
 # its 3rd chunk as a source for case 4)
@@ -94,11 +112,9 @@ lab_seen 3 "$p3" "image channel to node 2" && bad "node3 tried a channel node2 n
 	ok "node3 did not try a channel"
 pages_ok "after 3 -> 2"
 
-# the ticker's moves over the channel (its stdout is a pipe on node1)
-for t in node2 node3 home; do
-	j=$(X 1 gmigrate --json "$gpid" "$t" 2>&1)
-	[[ $j == *'"outcome": "moved"'* ]] && ok "ticker to $t" || bad "ticker to $t: $j"
-done
+# the ticker (its stdout a pipe on node1) back home, over the SSH link from node3
+j=$(X 1 gmigrate --json "$gpid" home 2>&1)
+[[ $j == *'"outcome": "moved"'* ]] && ok "ticker 3 -> home" || bad "ticker 3 -> home: $j"
 
 # 4. a real cut while the image is in flight (2 -> home): the 3rd chunk pauses 2.5 s at
 # node2, the link (and the channel: nft drops every packet between the two) is cut meanwhile
@@ -118,5 +134,5 @@ pages_ok "after the cut"
 
 check_piped_run "$runner"
 X 1 gkill -TERM "$dgpid" >/dev/null 2>&1
-wait "$drunner"
+wait "$drunner" 2>/dev/null
 finish "image channel"
