@@ -256,6 +256,20 @@ static int connect_one(int fd, const struct addrinfo *ai, int64_t end)
 	return -e;
 }
 
+/* n bytes of mh's iovecs went (sent or received): drop them from the front. */
+static void iov_advance(struct msghdr *mh, size_t n)
+{
+	while (mh->msg_iovlen > 0 && n >= mh->msg_iov->iov_len) {
+		n -= mh->msg_iov->iov_len;
+		mh->msg_iov++;
+		mh->msg_iovlen--;
+	}
+	if (mh->msg_iovlen > 0) {
+		mh->msg_iov->iov_base = (uint8_t *)mh->msg_iov->iov_base + n;
+		mh->msg_iov->iov_len -= n;
+	}
+}
+
 /* Send all of iov[0..cnt) (modified), blocking at most SLICE_MS per call; gives up after
  * idle_ms without progress (<= 0: never). 0 or a negative errno. */
 static int send_iov(int fd, struct iovec *iov, int cnt, int idle_ms, const volatile int *cancel)
@@ -283,15 +297,7 @@ static int send_iov(int fd, struct iovec *iov, int cnt, int idle_ms, const volat
 			continue;
 		}
 		last = now_ms();
-		while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
-			n -= (ssize_t)mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-		if (mh.msg_iovlen > 0) {
-			mh.msg_iov->iov_base = (uint8_t *)mh.msg_iov->iov_base + n;
-			mh.msg_iov->iov_len -= (size_t)n;
-		}
+		iov_advance(&mh, (size_t)n);
 	}
 	return 0;
 }
@@ -395,15 +401,7 @@ static int recv_iov(int fd, struct iovec *iov, int cnt, int idle_ms, const volat
 		if (n == 0)
 			return -EPIPE;
 		last = now_ms();
-		while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
-			n -= (ssize_t)mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-		if (mh.msg_iovlen > 0) {
-			mh.msg_iov->iov_base = (uint8_t *)mh.msg_iov->iov_base + n;
-			mh.msg_iov->iov_len -= (size_t)n;
-		}
+		iov_advance(&mh, (size_t)n);
 	}
 	return 0;
 }
