@@ -1,9 +1,9 @@
 /*
  * mig_int.h - inside of the migration module, shared by mig.c (loop, sockets, process table),
  * mig_relay.c (stdio relay), mig_stdin.c (stdin, exactly once), mig_proto.c (migproto machines
- * and their actions), mig_stream.c (image stream, restore worker) and mig_imgch.c (the image
- * channel's connections). Not for other modules:
- * use mig.h.
+ * and their actions), mig_stream.c (image stream, restore worker), mig_sink.c (where an
+ * incoming image goes) and mig_imgch.c (the image channel's connections). Not for other
+ * modules: use mig.h.
  *
  * Threads: everything here except the event queue and the sink table is touched only by
  * the coordinator thread. Link threads and stream threads post events (mig_post) and write
@@ -165,7 +165,8 @@ struct client {
 	double fsince;
 };
 
-struct sink_writer; /* mig_stream.c: the thread that writes a sink's chunks into its pipe */
+struct shmring;	    /* migrate/shmring.h */
+struct sink_writer; /* mig_sink.c: the thread that writes a sink's chunks into its pipe */
 struct imgrx;	    /* mig_imgch.c: the thread receiving an image channel into a sink */
 
 enum sink_path {
@@ -329,6 +330,19 @@ void mig_progress(struct mig *m, const struct mach *h, const char *fmt, ...)
 /* Timings (-1 unknown) into the home's machine h; progress lines for its gmigrate. */
 void mig_merge_stats(struct mig *m, struct mach *h, int64_t fr, int64_t tr, int64_t rs,
 		     uint64_t bytes);
+void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */
+/* Source: the frozen process's fate, c 'K' (kill: committed) or 'R' (release: abandoned);
+ * returns once it is done. Nothing if k holds no frozen process. */
+void mig_dump_ctl(struct mach *k, char c);
+/* RESTORE: fork the worker for p; the image comes from a sink fed by MIG_STREAM chunks
+ * (image_fd -1) or from image_fd (the caller keeps its own descriptor). The worker holds the
+ * restored process stopped until "C" (resume) or "K"/EOF (discard) on p->ctl_fd. */
+int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
+
+/* mig_sink.c */
+/* A sink for the image of move id into ring (producer side; the sink takes ring): 0, or
+ * -ENOMEM / -EBUSY (ring freed). */
+int mig_sink_open(struct mig *m, uint64_t id, struct shmring *ring);
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
 void mig_sink_close(struct mig *m, uint64_t id);
 /* The image channel's receiver (mig_imgch.c), once its connection authenticated: make the
@@ -340,21 +354,13 @@ struct shmring *mig_sink_direct(struct mig *m, uint64_t id, struct sink_writer *
 void mig_sink_direct_end(struct mig *m, uint64_t id, struct sink_writer *ref, int drop);
 /* Attach rx to the sink of id (qlock): stopped when the sink ends. 0 or -ENOENT. */
 int mig_sink_attach_rx(struct mig *m, uint64_t id, struct imgrx *rx);
-void mig_stream_start(struct mig *m, struct mach *k); /* FREEZE: checkpoint and stream */
-/* Source: the frozen process's fate, c 'K' (kill: committed) or 'R' (release: abandoned);
- * returns once it is done. Nothing if k holds no frozen process. */
-void mig_dump_ctl(struct mach *k, char c);
-/* RESTORE: fork the worker for p; the image comes from a sink fed by MIG_STREAM chunks
- * (image_fd -1) or from image_fd (the caller keeps its own descriptor). The worker holds the
- * restored process stopped until "C" (resume) or "K"/EOF (discard) on p->ctl_fd. */
-int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
 
 /* mig_imgch.c: the image channel (migrate/imgchan.h), when [migrate] image_channel = direct.
  * Destination, after mig_worker_spawn made k's sink: listen on the node's address, pick a
  * key, start the receiver thread; sets k->img_port and k->img_key for MIG_ACCEPT (left 0 if
  * that fails: logged, the image then comes over the SSH link). */
 void mig_imgrx_start(struct mig *m, struct mach *k);
-/* The sink ends (mig_stream.c, qlock held): the receiver stops within 100 ms; the sink's
+/* The sink ends (mig_sink.c, qlock held): the receiver stops within 100 ms; the sink's
  * reference on rx goes. */
 void mig_imgrx_stop(struct imgrx *rx);
 /* Source, stream thread: connect to the image channel k's destination announced (ACCEPT);
