@@ -136,6 +136,7 @@ if X 2 mount -t tmpfs gfs-hidden /gfs; then
 		echo $? >"$work/e.rc") &
 	wait_until 10 0.1 grep -q '^grun: gpid' "$work/e.err"
 	gpid=$(sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' "$work/e.err")
+	wait_until 5 0.05 exec_done "$gpid" # grun's child exec'd (make san: an ASan grun before)
 	j=$(X 1 gmigrate --json "$gpid" node2 2>&1)
 	check "gmigrate to node2 without its /gfs fails with the reason ($j)" \
 		eval '[[ $j == *"\"outcome\": \"failed\""*"home namespace: home node1"* ]]'

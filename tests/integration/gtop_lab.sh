@@ -64,7 +64,8 @@ if [ -n "${SSI_SANITIZED:-}" ]; then
 	X 1 sh -c 'GRUN_VERBOSE=1 setsid grun sleep 7777 </dev/null >/dev/null 2>/tmp/gtop-grun.err &'
 	wait_until 5 0.1 X 1 grep -q '^grun: gpid' /tmp/gtop-grun.err
 	g=$(X 1 sed -n 's/^grun: gpid \([0-9]*\)$/\1/p' /tmp/gtop-grun.err)
-	X 1 gmigrate "$g" node2 >/dev/null 2>&1 || bad "sanitizer build: gmigrate $g node2 failed"
+	wait_until 5 0.05 exec_done "$g" && X 1 gmigrate "$g" node2 >/dev/null 2>&1 ||
+		bad "sanitizer build: gmigrate $g node2 failed"
 else
 	X 1 sh -c 'setsid grun -n node2 sleep 7777 </dev/null >/dev/null 2>&1 &'
 fi

@@ -104,6 +104,11 @@ grun_gpid() {
 	[ -n "$g" ] && echo "$g"
 }
 
+# exec_done GPID: grun's child GPID (home node1) has exec'd its program (its comm is no longer
+# grun's). Under `make san` the child before its exec is the ASan-built grun, whose checkpoint
+# outlasts the freeze time-out: wait for it before a gmigrate right after grun's gpid line.
+exec_done() { local c; c=$(X 1 cat "/proc/$(($1 & 4194303))/comm" 2>/dev/null) && [ -n "$c" ] && [ "$c" != grun ]; }
+
 # now: the time in ns; ms T0: milliseconds since T0 (a `now` value).
 now() { date +%s%N; }
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }

@@ -29,6 +29,9 @@ start() {
 	gpid=$(grun_gpid "$work/$n.err")
 	gpid_pid=$(cat "$work/$n.pid" 2>/dev/null)
 	[ -n "$gpid" ] && [ -n "$gpid_pid" ] || { bad "$n: grun printed no gpid"; return 1; }
+	if [ -n "${SSI_SANITIZED:-}" ]; then
+		wait_until 5 0.05 exec_done "$gpid" || { bad "$n: sanitizer build: grun's child did not exec"; return 1; }
+	fi
 }
 waitrc() { # NAME SECONDS: exit status of the grun, or "none"
 	wait_until "$2" 0.1 test -s "$work/$1.rc"
@@ -85,6 +88,8 @@ fi
 	'exec 3</run/ssid/only-on-node1; exec $ticker 40 100' 2>$work/late.err >$work/late.out"; \
 	echo $? >"$work/late.rc" ) &
 gpid=$(grun_gpid "$work/late.err")
+# sanitizer build: not the ASan grun child, and fd 3 open (the ticker exec'd after it)
+[ -n "${SSI_SANITIZED:-}" ] && wait_until 5 0.05 same mig_ticker X 1 cat "/proc/$((gpid & 4194303))/comm"
 j=$(X 1 gmigrate --json "$gpid" node2 2>/dev/null)
 [[ $j == *'"outcome": "failed"'*'cannot open /run/ssid/only-on-node1'* ]] &&
 	ok "a move failing at the destination's restore is reported: $j" || bad "late failure: $j"
