@@ -47,6 +47,10 @@ LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(wildcard $(ONLY)))
 endif
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB         := $(BUILD)/libssi.a
+# The library's source list, rewritten only when it changes (ONLY given or dropped, a module
+# added or removed): the library is rebuilt then, not taken as up to date with other objects.
+LIB_LIST    := $(BUILD)/libssi.srcs
+$(shell mkdir -p $(BUILD) && { echo '$(LIB_SRCS)' | cmp -s - $(LIB_LIST) || echo '$(LIB_SRCS)' >$(LIB_LIST); })
 
 prog_of = $(if $(filter ssid/main.c,$(1)),ssid,$(if $(filter fuse/main.c,$(1)),gprocfs,$(basename $(notdir $(1)))))
 C_PROGS  := $(foreach s,$(MAIN_SRCS),$(BINDIR)/$(call prog_of,$(s)))
@@ -75,10 +79,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(LIB): $(LIB_OBJS) $(LIB_LIST)
 	@mkdir -p $(@D)
 	rm -f $@
-	$(if $(LIB_OBJS),ar rcs $@ $^,ar rcs $@)
+	$(if $(LIB_OBJS),ar rcs $@ $(LIB_OBJS),ar rcs $@)
 
 $(BINDIR)/ssid: $(BUILD)/ssid/main.o $(LIB)
 	@mkdir -p $(@D)

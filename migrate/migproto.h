@@ -11,7 +11,7 @@
  * carries out every action returned, in order, before the next step on the same machine.
  *
  * Transition table (the full table with every ignored event is in docs/migration.md;
- * s_* / d_* / h_* are the static functions in migproto.c that make each transition):
+ * s_* / d_* / h_* are the static functions in migproto_roles.c that make each transition):
  *
  *  role state        event                     -> next         actions              function
  *  S    NEW          START                     -> S_NEGOTIATE  OFFER->D, OFFER->H   s_start

@@ -3,7 +3,7 @@
  * (migproto.h): default time-outs, home's answer without a machine, and the names of
  * states, messages, events, actions, outcomes and roles for logs and tests.
  *
- * Owns no state. The transitions are in migproto.c.
+ * Owns no state. The transitions are in migproto_roles.c.
  */
 #include <assert.h>
 #include <errno.h>

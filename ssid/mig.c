@@ -641,6 +641,14 @@ void mig_free(struct mig *m)
 		cur_mig = NULL;
 	pthread_mutex_unlock(&cur_lock);
 	mig_stop(m);
+	mig_sink_close_all(m); /* receivers stop within 100 ms: they use m */
+	for (int i = 0; i < 300 && atomic_load(&m->rx_live) > 0; i++)
+		usleep(10000);
+	if (atomic_load(&m->rx_live) > 0) { /* stuck: leave m to the exiting process */
+		log_warn("%d image channel receivers still running at exit",
+			 atomic_load(&m->rx_live));
+		return;
+	}
 	mig_proto_free(m);
 	for (int i = 0; i < MIG_MAX_CLIENTS; i++)
 		if (m->cl[i].fd >= 0) {

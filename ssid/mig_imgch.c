@@ -146,7 +146,9 @@ out:
 	imgseal_free(seal);
 	if (fd >= 0)
 		close(fd);
+	struct mig *m = rx->m;
 	rx_unref(rx);
+	atomic_fetch_sub(&m->rx_live, 1); /* the last touch of m (mig_free waits for it) */
 	return NULL;
 }
 
@@ -179,10 +181,13 @@ void mig_imgrx_start(struct mig *m, struct mach *k)
 	if (!e) {
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		atomic_fetch_add(&m->rx_live, 1);
 		e = -pthread_create(&th, &at, rx_thread, rx);
 		pthread_attr_destroy(&at);
-		if (e)
+		if (e) {
+			atomic_fetch_sub(&m->rx_live, 1);
 			snprintf(err, sizeof(err), "no thread: %s", strerror(-e));
+		}
 	}
 	if (e) {
 		log_warn("migration %llx: no image channel (%s): the image comes over the SSH link",

@@ -20,6 +20,7 @@
 #include "ssid/mig.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -215,6 +216,7 @@ struct mig {
 	size_t norph;
 	double t_scan;	     /* last look for held copies to adopt (mig_adopt.c) */
 	struct balance *bal; /* automatic moves (balance.h) */
+	atomic_int rx_live;  /* image channel receivers still running (mig_imgch.c): they use m */
 };
 
 /* mig.c */
@@ -345,6 +347,7 @@ int mig_worker_spawn(struct mig *m, struct proc *p, uint64_t id, int image_fd);
 int mig_sink_open(struct mig *m, uint64_t id, struct shmring *ring);
 int mig_sink_write(struct mig *m, const struct wire_mig_stream *s); /* link threads */
 void mig_sink_close(struct mig *m, uint64_t id);
+void mig_sink_close_all(struct mig *m); /* the daemon stops: every sink and receiver ends */
 /* The image channel's receiver (mig_imgch.c), once its connection authenticated: make the
  * sink of id take its image from that channel (MIG_STREAM for it is refused from now on)
  * and hand out its ring, with a reference *ref. NULL if the sink is gone or its image came

@@ -263,6 +263,15 @@ void mig_sink_close(struct mig *m, uint64_t id)
 	pthread_mutex_unlock(&m->qlock);
 }
 
+void mig_sink_close_all(struct mig *m)
+{
+	pthread_mutex_lock(&m->qlock);
+	for (int i = 0; i < MIG_MAX_SINKS; i++)
+		if (m->sinks[i].fd >= 0)
+			sink_end(&m->sinks[i], 1);
+	pthread_mutex_unlock(&m->qlock);
+}
+
 struct shmring *mig_sink_direct(struct mig *m, uint64_t id, struct sink_writer **ref)
 {
 	struct shmring *ring = NULL;

@@ -1,5 +1,5 @@
 /*
- * test_migproto.c - Check suite for the migration protocol machine (migrate/migproto.c).
+ * test_migproto.c - Check suite for the migration protocol machine (migrate/migproto*.c).
  *
  * Part 1, transitions: a table of (role, state, event) -> (next state, actions) rows, one
  * per transition of every role plus the events each state must ignore; a meta test
