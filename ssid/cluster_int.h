@@ -1,6 +1,7 @@
 /*
- * cluster_int.h - the inside of struct cluster, shared by cluster.c (state, links, timers) and
- * cluster_ctl.c (control requests). Not for other modules: use cluster.h.
+ * cluster_int.h - the inside of struct cluster, shared by cluster.c (state, timers, sending),
+ * cluster_link.c (link callbacks, trust) and cluster_ctl.c (control requests). Not for other
+ * modules: use cluster.h.
  */
 #ifndef SSI_CLUSTER_INT_H
 #define SSI_CLUSTER_INT_H
@@ -67,5 +68,19 @@ struct cluster {
 	} handlers[64],		 /* by wire type */
 		errhandlers[64]; /* ERROR frames, by the type they answer */
 };
+
+/* Functions shared by the cluster*.c files (lock = c->lock). */
+
+/* A frame from id arrived: note it, update membership (events, store); lock held. */
+void cluster_heard(struct cluster *c, int id, int64_t now);
+/* Encode our load window into m (a LOAD_WINDOW from us); entries: caller storage of
+ * GOSSIP_WINDOW entries that m points into; lock held. */
+void cluster_build_window(struct cluster *c, int64_t now, struct wire_msg *m,
+			  struct wire_load_entry *entries);
+/* Reload the trust files (c->ak, c->kh) if their mtime changed; keeps the old keys on a parse
+ * error (logged); lock held (or before any link runs). */
+void cluster_reload_keys(struct cluster *c);
+/* Fill c->ops with the link callbacks of cluster_link.c (ctx = c); before cluster_start(). */
+void cluster_ops_init(struct cluster *c);
 
 #endif
