@@ -1,38 +1,20 @@
 /*
- * main.c - gprocfs: the FUSE file system behind /gproc (libfuse3 low-level API).
- *
- * Owns: options, the fuse_lowlevel_ops table, per-open snapshots (rendered at open, sliced by
- * read, freed at release), directory listings taken at opendir, the cache policy (timeouts
- * per kind of entry, page cache for versioned files) and a watcher thread that invalidates
- * the kernel's entries of processes that vanished and of files whose content changed. Names
- * and content are gtree.c, data is gsrc.c. Inodes are stateless (gtree_ino_path), so lookups
- * need no table and forget is a no-op.
- * Page cache: a per-process file (stat, status, cmdline...) gets an inode number that carries
- * its content's generation and st_size = its exact length (gtree_prepare), so one inode number
- * always means one content: the kernel may keep its pages (keep_cache) and serve repeated
- * reads and procps' read-until-EOF without a request. Every open() still reaches us: an open
- * of an inode whose generation is no longer current fails with ESTALE, and the kernel redoes
- * the lookup (LOOKUP_REVAL) and gets the current inode; so no reader ever gets content older
- * than the snapshot, nor a size that does not match its content. The watcher invalidates the
- * entries of changed files so that this retry is rare. Global files (uptime, stat, meminfo...)
- * and the caller's own local pid keep direct_io: no page cache.
- * Low-level rather than high-level API: per-entry time-outs. procps probes names that never
- * exist in a pid directory (environ, ctty...): those are cached negative; the caller's own
- * local pid is never cached for others. allow_other, default_permissions.
- * One request thread by default (measured faster than libfuse's thread pool on 2 CPUs, as a
- * request costs microseconds); a listing of the root, which may wait for the source, is
- * answered by a helper thread, so the loop never waits on ssid. `-o mt`: libfuse's pool.
+ * main.c - gprocfs: the FUSE file system behind /gproc (libfuse3 low-level API), and its
+ * main. Owns: options, the state the gproc files share (gproc_g), opening the data source
+ * (gsrc.c) with its first table, the prepare hook that numbers each snapshot and versions its
+ * files (gtree_prepare), and the watcher thread that invalidates the kernel's entries of
+ * processes that vanished and of files whose content changed, so that an open rarely meets
+ * an outdated inode (ESTALE, see gproc_ops.c). Does not own: the request handlers, open
+ * handles, listings and time-outs (gproc_ops.c), names and content (gtree.c).
+ * `gprocfs --gfs ...` runs the /gfs file system instead (gfs.c).
  */
-#define FUSE_USE_VERSION 314
-#include <fuse3/fuse_lowlevel.h>
-
 #include "fuse/gfs.h"
+#include "fuse/gproc_int.h"
 #include "fuse/gsrc.h"
 #include "fuse/gtree.h"
 #include "ssid/ssierr.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -42,19 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PATH_CAP      256
-/* Cache policy, seconds. Entries of processes that exit are invalidated by the watcher and
- * every operation re-resolves against the current snapshot, so long entry time-outs only
- * save LOOKUPs. Attributes carry the owner (ps -ef's UID column): a setuid shows within
- * ATTR_TO. Measured on 2,000 processes: ps -e 0.86 s with 0.5/0.5 s, 0.35 s with these. */
-#define ENTRY_TO      10.0
-#define ATTR_TO	      2.0
-#define NEG_TO	      10.0 /* names that do not exist inside a pid directory */
-/* Attributes of a versioned file never change (a new content is a new inode number). */
-#define VER_TO	      10.0
-#define CHANGED_MAX   65536 /* pending invalidations of changed files; more are dropped */
-/* A root listing uses a table at most this old (ms), fetched then if need be. */
-#define LIST_FRESH_MS 100
+#define CHANGED_MAX 65536 /* pending invalidations of changed files; more are dropped */
 
 struct opts {
 	char *source;  /* "local" (default) or "ssid" */
@@ -67,16 +37,7 @@ struct opts {
 	int mt;	       /* libfuse's multi-threaded loop */
 };
 
-static struct {
-	struct gsrc *src;
-	struct fuse_session *se;
-	pthread_t watcher;
-	int watching;
-	int single; /* one request thread (not -o mt) */
-	atomic_int stop;
-	atomic_llong last_use_ms; /* CLOCK_MONOTONIC ms of the last request */
-	uint32_t gen_no;	  /* generation of the last snapshot (prepare hook only) */
-} g;
+struct gproc_state gproc_g;
 
 /* Files and directories whose content or attributes changed, for the watcher to invalidate. */
 struct change {
@@ -111,524 +72,16 @@ static void on_changed(void *arg, uint32_t gpid, const char *name)
 static void on_snapshot(struct gsnap *snap, const struct gsnap *prev, void *arg)
 {
 	(void)arg;
-	g.gen_no = g.gen_no % GTREE_GEN_MAX + 1;
-	gtree_prepare(snap, prev, g.gen_no, on_changed, NULL);
+	gproc_g.gen_no = gproc_g.gen_no % GTREE_GEN_MAX + 1;
+	gtree_prepare(snap, prev, gproc_g.gen_no, on_changed, NULL);
 }
 
-static long long mono_ms(void)
+long long gproc_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint32_t caller(fuse_req_t req)
-{
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-
-	atomic_store(&g.last_use_ms, mono_ms());
-	return c && c->pid > 0 ? (uint32_t)c->pid : 0;
-}
-
-/* Resolve inode ino (plus an optional child name) for the caller. */
-static int resolve(fuse_req_t req, fuse_ino_t ino, const char *name, struct gtree_ref *ref)
-{
-	char path[PATH_CAP];
-	int r = gtree_ino_path(g.src, ino, path, sizeof(path));
-
-	if (r < 0)
-		return r;
-	if (name) {
-		size_t k = strlen(path);
-		if (snprintf(path + k, sizeof(path) - k, "%s%s", k > 1 ? "/" : "", name) >=
-		    (int)(sizeof(path) - k))
-			return -ENOENT;
-	}
-	r = gtree_resolve(g.src, path, caller(req), ref);
-	return r == -ENOENT || r == -ENOTDIR ? r : r < 0 ? -EIO : 0;
-}
-
-static void entry_of(const struct gtree_ref *ref, struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	gtree_stat(ref, &e->attr);
-	e->ino = e->attr.st_ino;
-	/* The caller's own local pid: valid for this caller only, so never cached. */
-	e->entry_timeout = gtree_is_local(ref) ? 0 : ENTRY_TO;
-	e->attr_timeout = gtree_is_local(ref) ? 0 : gtree_versioned(ref) ? VER_TO : ATTR_TO;
-}
-
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct fuse_entry_param e;
-	struct gtree_ref ref;
-	int r = resolve(req, parent, name, &ref);
-
-	if (r == -ENOENT) {
-		/* Inside a process directory the set of names is fixed: cache the miss. */
-		struct gtree_ref pr;
-		memset(&e, 0, sizeof(e));
-		if (parent != FUSE_ROOT_ID && resolve(req, parent, NULL, &pr) == 0) {
-			if (pr.proc && !gtree_is_local(&pr))
-				e.entry_timeout = NEG_TO;
-			gtree_ref_release(&pr);
-		}
-		if (e.entry_timeout > 0) {
-			fuse_reply_entry(req, &e);
-			return;
-		}
-	}
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	entry_of(&ref, &e);
-	gtree_ref_release(&ref);
-	fuse_reply_entry(req, &e);
-}
-
-static void *h_get(uint64_t fh);
-static void h_put(uint64_t fh);
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct gtree_ref ref;
-	struct stat st;
-	int r = resolve(req, ino, NULL, &ref);
-
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	gtree_stat(&ref, &st);
-	double to = gtree_is_local(&ref) ? 0 : gtree_versioned(&ref) ? VER_TO : ATTR_TO;
-	if (gtree_versioned(&ref) && ref.gen != gtree_ino_gen(ino)) {
-		/* An older content of this file: from an open descriptor, its snapshot's size;
-		 * by path, ESTALE makes the kernel look the name up again. */
-		const struct buf *h = fi ? h_get(fi->fh) : NULL;
-		r = h ? 0 : -ESTALE;
-		if (h) {
-			st.st_size = (off_t)h->len;
-			st.st_ino = ino;
-			h_put(fi->fh);
-		}
-	}
-	gtree_ref_release(&ref);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_attr(req, &st, to);
-}
-
-static void op_readlink(fuse_req_t req, fuse_ino_t ino)
-{
-	struct gtree_ref ref;
-	struct buf b;
-	int r = resolve(req, ino, NULL, &ref);
-
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	buf_init(&b);
-	r = ref.e->kind == GTREE_LNK ? gtree_render(&ref, &b) : -EINVAL;
-	if (r == 0)
-		r = buf_put_u8(&b, 0);
-	gtree_ref_release(&ref);
-	if (r < 0)
-		fuse_reply_err(req, r == -EINVAL ? EINVAL : ENOENT);
-	else
-		fuse_reply_readlink(req, (const char *)b.d);
-	buf_free(&b);
-}
-
-/* Open handles (files and directories) live in a table, not behind raw pointers in fh: the
- * kernel may send RELEASE while a READ of the same handle is still being answered (a reader
- * killed mid-read, e.g. top exiting while its stats thread reads), so each request holds a
- * reference and the last one frees. fh = generation << 32 | slot; stale fh -> EBADF. */
-struct slot {
-	void *obj;		/* NULL when free */
-	void (*fin)(void *obj); /* frees obj */
-	uint32_t gen;		/* bumped when the slot is freed */
-	int refs;		/* the open's reference + requests in progress */
-};
-static struct {
-	pthread_mutex_t lock; /* protects all below */
-	struct slot *v;
-	uint32_t n, cap;
-	uint32_t next_free; /* a hint where to look for a free slot */
-} ht = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
-
-/* Register obj; 0 on allocation failure (obj not taken). */
-static uint64_t h_add(void *obj, void (*fin)(void *))
-{
-	uint64_t fh = 0;
-	uint32_t i;
-
-	pthread_mutex_lock(&ht.lock);
-	for (i = ht.next_free; i < ht.n && ht.v[i].obj; i++)
-		;
-	if (i == ht.n && ht.n == ht.cap) {
-		uint32_t cap = ht.cap ? ht.cap * 2 : 64;
-		struct slot *v = realloc(ht.v, cap * sizeof(*v));
-		if (v) {
-			memset(v + ht.cap, 0, (cap - ht.cap) * sizeof(*v));
-			ht.v = v;
-			ht.cap = cap;
-		}
-	}
-	if (i < ht.cap) {
-		if (i == ht.n)
-			ht.n++;
-		ht.v[i].obj = obj;
-		ht.v[i].fin = fin;
-		ht.v[i].refs = 1;
-		if (ht.v[i].gen == 0)
-			ht.v[i].gen = 1;
-		ht.next_free = i + 1;
-		fh = (uint64_t)ht.v[i].gen << 32 | i;
-	}
-	pthread_mutex_unlock(&ht.lock);
-	return fh;
-}
-
-static struct slot *h_slot(uint64_t fh)
-{
-	uint32_t i = (uint32_t)fh;
-
-	return i < ht.n && ht.v[i].obj && ht.v[i].gen == (uint32_t)(fh >> 32) ? &ht.v[i] : NULL;
-}
-
-/* The object of fh with a reference for this request, or NULL (released). */
-static void *h_get(uint64_t fh)
-{
-	void *obj = NULL;
-
-	pthread_mutex_lock(&ht.lock);
-	struct slot *sl = h_slot(fh);
-	if (sl) {
-		sl->refs++;
-		obj = sl->obj;
-	}
-	pthread_mutex_unlock(&ht.lock);
-	return obj;
-}
-
-/* Drop one reference (a request's, or the open's at release); the last frees. */
-static void h_put(uint64_t fh)
-{
-	void *obj = NULL;
-	void (*fin)(void *) = NULL;
-
-	pthread_mutex_lock(&ht.lock);
-	struct slot *sl = h_slot(fh);
-	if (sl && --sl->refs == 0) {
-		obj = sl->obj;
-		fin = sl->fin;
-		sl->obj = NULL;
-		sl->gen++;
-		if ((uint32_t)fh < ht.next_free)
-			ht.next_free = (uint32_t)fh;
-	}
-	pthread_mutex_unlock(&ht.lock);
-	if (fin)
-		fin(obj);
-}
-
-static void buf_fin(void *p)
-{
-	buf_free(p);
-	free(p);
-}
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct gtree_ref ref;
-	struct buf *h;
-	int r;
-
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	r = resolve(req, ino, NULL, &ref);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
-	if (gtree_versioned(&ref) && ref.gen != gtree_ino_gen(ino)) {
-		/* The content changed since the kernel looked this inode up: its size and cached
-		 * pages are of the old content. ESTALE: the kernel looks the name up again. */
-		gtree_ref_release(&ref);
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (ref.e->kind != GTREE_REG || !(h = calloc(1, sizeof(*h)))) {
-		r = ref.e->kind != GTREE_REG ? EISDIR : ENOMEM;
-		gtree_ref_release(&ref);
-		fuse_reply_err(req, r);
-		return;
-	}
-	buf_init(h);
-	r = gtree_render(&ref, h); /* the snapshot this descriptor sees */
-	/* Versioned and as long as its inode says: page cache. Else no page cache. */
-	int cache = gtree_versioned(&ref) && h->len == ref.len;
-	gtree_ref_release(&ref);
-	if (r < 0) {
-		buf_free(h);
-		free(h);
-		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : EIO);
-		return;
-	}
-	fi->fh = h_add(h, buf_fin);
-	if (!fi->fh) {
-		buf_fin(h);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fi->direct_io = !cache; /* a read returns what the snapshot holds */
-	fi->keep_cache = cache; /* the inode's pages hold this very content */
-	fi->noflush = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		h_put(fi->fh); /* the open was interrupted: no RELEASE will come */
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	const struct buf *h = h_get(fi->fh);
-
-	(void)ino;
-	if (!h) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	if (off < 0 || (size_t)off >= h->len) {
-		fuse_reply_buf(req, NULL, 0);
-	} else {
-		size_t n = h->len - (size_t)off;
-		fuse_reply_buf(req, (const char *)h->d + off, n < size ? n : size);
-	}
-	h_put(fi->fh);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	h_put(fi->fh);
-	fuse_reply_err(req, 0);
-}
-
-/* A directory listing taken at opendir: readdir pages through it by index. */
-struct dirent_s {
-	char name[PTABLE_NAME_MAX];
-	struct stat st;
-};
-struct listing {
-	struct dirent_s *v;
-	size_t n, cap;
-	int local; /* listing of the caller's own local pid directory */
-};
-
-static int add_entry(void *ctx, const char *name, const struct stat *st)
-{
-	struct listing *l = ctx;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct dirent_s *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	snprintf(l->v[l->n].name, sizeof(l->v[l->n].name), "%s", name);
-	l->v[l->n++].st = *st;
-	return 0;
-}
-
-static void listing_fin(void *p)
-{
-	struct listing *l = p;
-
-	free(l->v);
-	free(l);
-}
-
-static void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct listing *l = calloc(1, sizeof(*l));
-	struct gtree_ref ref;
-	struct stat dot;
-	int r;
-
-	if (!l) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if (ino == FUSE_ROOT_ID) {
-		/* Listing the processes (ps, top, ls): a process started just before must show. */
-		struct gsnap *fresh;
-		if (gsrc_get_fresh(g.src, LIST_FRESH_MS, &fresh) == 0)
-			gsnap_put(fresh);
-	}
-	r = resolve(req, ino, NULL, &ref);
-	if (r == 0) {
-		gtree_stat(&ref, &dot);
-		l->local = gtree_is_local(&ref);
-		r = add_entry(l, ".", &dot);
-		if (r == 0)
-			r = add_entry(l, "..", &dot);
-		if (r == 0)
-			r = gtree_readdir(&ref, add_entry, l);
-		gtree_ref_release(&ref);
-	}
-	if (r < 0) {
-		free(l->v);
-		free(l);
-		fuse_reply_err(req, r == -ENOTDIR ? ENOTDIR : r == -ENOENT ? ENOENT : EIO);
-		return;
-	}
-	fi->fh = h_add(l, listing_fin);
-	if (!fi->fh) {
-		listing_fin(l);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	if (fuse_reply_open(req, fi) != 0)
-		h_put(fi->fh);
-}
-
-/* Root listings wait for a fresh enough table (a fetch from ssid may take seconds): with one
- * request thread they are queued to the lister thread, which answers them in order. */
-struct ljob {
-	fuse_req_t req;
-	struct fuse_file_info fi; /* a copy: the loop's fi is gone when op_opendir returns */
-	struct ljob *next;
-};
-static struct {
-	pthread_mutex_t lock; /* protects all below */
-	pthread_cond_t cv;
-	struct ljob *head, *tail;
-	int stop, running;
-	pthread_t thread;
-} lq = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0};
-
-static void *lister(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&lq.lock);
-	for (;;) {
-		struct ljob *j = lq.head;
-		if (!j && lq.stop)
-			break;
-		if (!j) {
-			pthread_cond_wait(&lq.cv, &lq.lock);
-			continue;
-		}
-		lq.head = j->next;
-		if (!lq.head)
-			lq.tail = NULL;
-		pthread_mutex_unlock(&lq.lock);
-		do_opendir(j->req, FUSE_ROOT_ID, &j->fi);
-		free(j);
-		pthread_mutex_lock(&lq.lock);
-	}
-	pthread_mutex_unlock(&lq.lock);
-	return NULL;
-}
-
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct ljob *j;
-
-	if (ino != FUSE_ROOT_ID || !lq.running || !(j = malloc(sizeof(*j)))) {
-		do_opendir(req, ino, fi);
-		return;
-	}
-	j->req = req;
-	j->fi = *fi;
-	j->next = NULL;
-	pthread_mutex_lock(&lq.lock);
-	if (lq.tail)
-		lq.tail->next = j;
-	else
-		lq.head = j;
-	lq.tail = j;
-	pthread_cond_signal(&lq.cv);
-	pthread_mutex_unlock(&lq.lock);
-}
-
-static void readdir_common(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
-			   int plus)
-{
-	const struct listing *l = h_get(fi->fh);
-	char *buf = l ? malloc(size ? size : 1) : NULL;
-	size_t used = 0;
-
-	if (!buf) {
-		if (l)
-			h_put(fi->fh);
-		fuse_reply_err(req, l ? ENOMEM : EBADF);
-		return;
-	}
-	for (size_t i = off < 0 ? 0 : (size_t)off; i < l->n; i++) {
-		const struct dirent_s *d = &l->v[i];
-		size_t n;
-		if (plus) {
-			struct fuse_entry_param e = {.attr = d->st};
-			int dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
-			/* An entry with an inode counts as a lookup (primes dentry and attributes,
-			 * which ps stats); "." and ".." must not. */
-			if (!dot) {
-				e.ino = d->st.st_ino;
-				e.entry_timeout = l->local ? 0 : ENTRY_TO;
-				e.attr_timeout = l->local		? 0
-						 : gtree_ino_gen(e.ino) ? VER_TO
-									: ATTR_TO;
-			}
-			n = fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e,
-						   (off_t)(i + 1));
-		} else {
-			n = fuse_add_direntry(req, buf + used, size - used, d->name, &d->st,
-					      (off_t)(i + 1));
-		}
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
-	h_put(fi->fh);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	(void)ino;
-	readdir_common(req, size, off, fi, 0);
-}
-
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
-{
-	(void)ino;
-	readdir_common(req, size, off, fi, 1);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	h_put(fi->fh);
-	fuse_reply_err(req, 0);
-}
-
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-	(void)ino;
-	(void)nlookup;
-	fuse_reply_none(req); /* inodes are stateless */
 }
 
 /* Drop the kernel's entries of files whose content changed (the next open looks the name up
@@ -644,12 +97,13 @@ static void invalidate_changed(void)
 	chq.v = NULL;
 	chq.n = chq.cap = 0;
 	pthread_mutex_unlock(&chq.lock);
-	for (size_t i = 0; i < n && !atomic_load(&g.stop); i++) {
+	for (size_t i = 0; i < n && !atomic_load(&gproc_g.stop); i++) {
 		fuse_ino_t dir = gtree_proc_ino(v[i].gpid);
 		if (v[i].name)
-			fuse_lowlevel_notify_inval_entry(g.se, dir, v[i].name, strlen(v[i].name));
+			fuse_lowlevel_notify_inval_entry(gproc_g.se, dir, v[i].name,
+							 strlen(v[i].name));
 		else
-			fuse_lowlevel_notify_inval_inode(g.se, dir, -1, 0);
+			fuse_lowlevel_notify_inval_inode(gproc_g.se, dir, -1, 0);
 	}
 	free(v);
 }
@@ -657,73 +111,31 @@ static void invalidate_changed(void)
 /* Tell the kernel to drop the entries of vanished processes, so a cached dentry does not
  * outlive the process, and those of changed files. Runs outside request handlers (notify
  * from a handler can deadlock). */
-static void *watch(void *arg)
+void *gproc_watch(void *arg)
 {
 	(void)arg;
-	while (!atomic_load(&g.stop)) {
+	while (!atomic_load(&gproc_g.stop)) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
-		if (mono_ms() - atomic_load(&g.last_use_ms) > 3000)
+		if (gproc_mono_ms() - atomic_load(&gproc_g.last_use_ms) > 3000)
 			continue; /* nobody looks: the refresher rests too */
 		struct gsnap *s;
-		if (gsrc_get(g.src, &s) == 0)
+		if (gsrc_get(gproc_g.src, &s) == 0)
 			gsnap_put(s); /* keeps the refresher going while the fs is used */
 		uint32_t *gone;
 		size_t n;
-		gsrc_take_gone(g.src, &gone, &n);
-		for (size_t i = 0; i < n && !atomic_load(&g.stop); i++) {
+		gsrc_take_gone(gproc_g.src, &gone, &n);
+		for (size_t i = 0; i < n && !atomic_load(&gproc_g.stop); i++) {
 			char name[16];
 			int len = snprintf(name, sizeof(name), "%u", gone[i]);
-			fuse_lowlevel_notify_inval_entry(g.se, FUSE_ROOT_ID, name, (size_t)len);
+			fuse_lowlevel_notify_inval_entry(gproc_g.se, FUSE_ROOT_ID, name,
+							 (size_t)len);
 		}
 		free(gone);
 		invalidate_changed();
 	}
 	return NULL;
 }
-
-static void op_init(void *data, struct fuse_conn_info *conn)
-{
-	(void)data;
-	(void)conn;
-	gsrc_start(g.src); /* threads only now: the process has daemonized */
-	if (pthread_create(&g.watcher, NULL, watch, NULL) == 0)
-		g.watching = 1;
-	if (g.single && pthread_create(&lq.thread, NULL, lister, NULL) == 0)
-		lq.running = 1; /* else root listings are answered inline */
-}
-
-static void op_destroy(void *data)
-{
-	(void)data;
-	atomic_store(&g.stop, 1);
-	if (g.watching)
-		pthread_join(g.watcher, NULL);
-	g.watching = 0;
-	pthread_mutex_lock(&lq.lock);
-	lq.stop = 1;
-	pthread_cond_signal(&lq.cv);
-	pthread_mutex_unlock(&lq.lock);
-	if (lq.running)
-		pthread_join(lq.thread, NULL); /* answers the jobs still queued first */
-	lq.running = 0;
-}
-
-static const struct fuse_lowlevel_ops ops = {
-	.init = op_init,
-	.destroy = op_destroy,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.getattr = op_getattr,
-	.readlink = op_readlink,
-	.open = op_open,
-	.read = op_read,
-	.release = op_release,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
-};
 
 #define OPT(t, p)                                                                                  \
 	{                                                                                          \
@@ -779,17 +191,17 @@ static int open_source(const struct opts *o)
 	so.ttl_ms = o->ttl;
 	so.sock = o->sock;
 	so.prepare = on_snapshot;
-	g.src = gsrc_new(&so, err, sizeof(err));
-	if (!g.src) {
+	gproc_g.src = gsrc_new(&so, err, sizeof(err));
+	if (!gproc_g.src) {
 		fprintf(stderr, "gprocfs: %s\n", err);
 		return 1;
 	}
-	r = gsrc_get(g.src, &first);
+	r = gsrc_get(gproc_g.src, &first);
 	if (r < 0) {
-		gsrc_last_error(g.src, err, sizeof(err));
+		gsrc_last_error(gproc_g.src, err, sizeof(err));
 		fprintf(stderr, "gprocfs: %s\n", err[0] ? err : ssierr_str(r));
-		gsrc_free(g.src);
-		g.src = NULL;
+		gsrc_free(gproc_g.src);
+		gproc_g.src = NULL;
 		return 1;
 	}
 	gsnap_put(first);
@@ -831,18 +243,18 @@ int main(int argc, char **argv)
 		goto out;
 	r = 1;
 	fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=gprocfs,subtype=gproc");
-	g.se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
-	if (!g.se)
+	gproc_g.se = fuse_session_new(&args, &gproc_ops, sizeof(gproc_ops), NULL);
+	if (!gproc_g.se)
 		goto out;
-	if (fuse_set_signal_handlers(g.se) != 0)
+	if (fuse_set_signal_handlers(gproc_g.se) != 0)
 		goto out_session;
-	if (fuse_session_mount(g.se, co.mountpoint) != 0)
+	if (fuse_session_mount(gproc_g.se, co.mountpoint) != 0)
 		goto out_handlers;
-	atomic_store(&g.last_use_ms, mono_ms());
+	atomic_store(&gproc_g.last_use_ms, gproc_mono_ms());
 	fuse_daemonize(co.foreground);
-	g.single = !o.mt;
-	if (g.single) {
-		r = fuse_session_loop(g.se);
+	gproc_g.single = !o.mt;
+	if (gproc_g.single) {
+		r = fuse_session_loop(gproc_g.se);
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co.clone_fd);
@@ -850,18 +262,18 @@ int main(int argc, char **argv)
 		unsigned mt = co.max_threads, idle = co.max_idle_threads;
 		fuse_loop_cfg_set_max_threads(lc, mt && mt <= 1000 ? mt : 16);
 		fuse_loop_cfg_set_idle_threads(lc, idle && idle <= 1000 ? idle : 4);
-		r = fuse_session_loop_mt(g.se, lc);
+		r = fuse_session_loop_mt(gproc_g.se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
 	r = r ? 1 : 0;
-	fuse_session_unmount(g.se);
+	fuse_session_unmount(gproc_g.se);
 out_handlers:
-	fuse_remove_signal_handlers(g.se);
+	fuse_remove_signal_handlers(gproc_g.se);
 out_session:
-	fuse_session_destroy(g.se);
+	fuse_session_destroy(gproc_g.se);
 out:
-	if (g.src)
-		gsrc_free(g.src);
+	if (gproc_g.src)
+		gsrc_free(gproc_g.src);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);
 	free(o.source);
