@@ -140,6 +140,14 @@ case_move() {
 case_guest() {
 	local pos
 	start_case guest || return
+	# A line node2's daemon has read from the process's pipe but not yet sent when it dies is
+	# lost with it (a known limit: docs/migration.md "Limits"). Right after the move the
+	# resumed ticker writes at once; so kill just after a line reached grun, ~40 ms before the
+	# next: what this case tests is the adoption, not that window.
+	local n
+	wait_until 5 0.02 sh -c "[ \$(wc -l <$d/out.txt) -ge 4 ]"
+	n=$(wc -l <"$d/out.txt")
+	wait_until 5 0.005 sh -c "[ \$(wc -l <$d/out.txt) -gt $n ]"
 	pos=$(lab_logpos 2)
 	restart_ssid 2 || bad "guest: could not restart node2's ssid"
 	wait_until 10 0.2 lab_seen 2 "$pos" "adopted its running copy" &&
